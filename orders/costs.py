@@ -1,0 +1,26 @@
+"""Cost estimates of orders from plan prices."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from orders.states import OrderType
+
+
+def estimate_cost(*, plan: Any, limits: dict[str, int], order_type: str) -> Decimal | None:
+    """Plan price plus per-component prices × limits (÷ unit factor), plus the one-off fee of the type."""
+    if plan is None:
+        return None
+    total = Decimal(plan.unit_price)
+    for plan_component in plan.components.all():
+        component = plan_component.component
+        if component.billing_type in ("limit", "one", "few") and component.type in limits:
+            total += Decimal(plan_component.price) * Decimal(limits[component.type]) / (component.unit_factor or 1)
+        elif component.billing_type == "fixed":
+            total += Decimal(plan_component.price) * plan_component.amount
+    if order_type == OrderType.CREATE:
+        total += Decimal(plan.init_price)
+    elif order_type == OrderType.UPDATE:
+        total += Decimal(plan.switch_price)
+    return total.quantize(Decimal("0.0000000001"))

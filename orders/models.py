@@ -1,0 +1,241 @@
+"""Orders, the resources they act on, and the order's event history.
+
+FSM transitions here only change state and a few fields (reviewers, timestamps, errors); no I/O, no
+saves, no permission checks (STYLE.md 3). Services in orders/services/ call them.
+"""
+
+import uuid
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.utils import timezone
+from django_fsm import RETURN_VALUE, FSMField, FSMModelMixin, transition
+
+from offerings.models import Offering, Plan
+from orders.states import NON_TERMINAL_STATES, OrderState, OrderType, ResourceState
+from permissions.models import Project, TimeStamped
+
+S = OrderState
+R = ResourceState
+_ALL_BUT_TERMINATED = [R.CREATING, R.OK, R.ERRED, R.UPDATING, R.TERMINATING]
+
+
+def _validate_dict(value) -> None:
+    if not isinstance(value, dict):
+        raise ValidationError("Must be a JSON object.")
+
+
+def validate_limits(value) -> None:
+    """Limits are a JSON object of component type → non-negative integer."""
+    _validate_dict(value)
+    for key, amount in value.items():
+        if isinstance(amount, bool) or not isinstance(amount, int):
+            raise ValidationError(f"Limit of {key!r} must be an integer.")
+        if amount < 0:
+            raise ValidationError(f"Limit of {key!r} must not be negative.")
+
+
+class Resource(FSMModelMixin, TimeStamped):
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    name = models.CharField(max_length=150, blank=True)
+    slug = models.SlugField(max_length=150, blank=True)
+    project = models.ForeignKey(Project, on_delete=models.PROTECT, related_name="resources")
+    offering = models.ForeignKey(Offering, on_delete=models.PROTECT, related_name="resources")
+    plan = models.ForeignKey(Plan, null=True, blank=True, on_delete=models.PROTECT, related_name="resources")
+    limits = models.JSONField(default=dict, blank=True, validators=[validate_limits])
+    attributes = models.JSONField(default=dict, blank=True, validators=[_validate_dict])
+    backend_id = models.CharField(max_length=255, blank=True)
+    backend_metadata = models.JSONField(default=dict, blank=True)
+    end_date = models.DateField(null=True, blank=True)
+    state = FSMField(default=R.CREATING, choices=R.choices, protected=True, db_index=True)
+    error_message = models.TextField(blank=True)
+    error_traceback = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["created", "id"]
+
+    def __str__(self) -> str:
+        return self.name or str(self.uuid)
+
+    @transition(field=state, source=[R.CREATING, R.ERRED, R.TERMINATED], target=R.CREATING)
+    def set_creating(self) -> None:
+        self.error_message = self.error_traceback = ""
+
+    @transition(field=state, source=[R.OK, R.ERRED, R.UPDATING], target=R.UPDATING)
+    def set_updating(self) -> None:
+        self.error_message = self.error_traceback = ""
+
+    @transition(field=state, source=[R.OK, R.ERRED, R.UPDATING, R.TERMINATING], target=R.TERMINATING)
+    def set_terminating(self) -> None:
+        self.error_message = self.error_traceback = ""
+
+    @transition(field=state, source=_ALL_BUT_TERMINATED, target=R.OK)
+    def set_ok(self) -> None:
+        self.error_message = self.error_traceback = ""
+
+    @transition(field=state, source=_ALL_BUT_TERMINATED, target=R.ERRED)
+    def set_erred(self, message: str = "", traceback: str = "") -> None:
+        self.error_message, self.error_traceback = message, traceback
+
+    @transition(field=state, source=[*_ALL_BUT_TERMINATED, R.TERMINATED], target=R.TERMINATED)
+    def set_terminated(self) -> None:
+        pass
+
+
+class Order(FSMModelMixin, TimeStamped):
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    type = models.CharField(max_length=20, choices=OrderType.choices, default=OrderType.CREATE, db_index=True)
+    state = FSMField(default=S.PENDING_CONSUMER, choices=S.choices, protected=True, db_index=True)
+    offering = models.ForeignKey(Offering, on_delete=models.PROTECT, related_name="orders")
+    plan = models.ForeignKey(Plan, null=True, blank=True, on_delete=models.PROTECT, related_name="orders")
+    old_plan = models.ForeignKey(Plan, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    project = models.ForeignKey(Project, on_delete=models.PROTECT, related_name="orders")
+    resource = models.ForeignKey(Resource, on_delete=models.CASCADE, related_name="orders")
+    attributes = models.JSONField(default=dict, blank=True, validators=[_validate_dict])
+    limits = models.JSONField(default=dict, blank=True, validators=[validate_limits])
+    cost = models.DecimalField(max_digits=22, decimal_places=10, null=True, blank=True)
+    old_cost = models.DecimalField(max_digits=22, decimal_places=10, null=True, blank=True)
+    output = models.TextField(blank=True)
+    output_updated_at = models.DateTimeField(null=True, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    consumer_reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    consumer_reviewed_at = models.DateTimeField(null=True, blank=True)
+    provider_reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    provider_reviewed_at = models.DateTimeField(null=True, blank=True)
+    callback_url = models.URLField(max_length=500, null=True, blank=True)
+    termination_comment = models.CharField(max_length=255, blank=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+    start_date = models.DateField(null=True, blank=True, help_text="Delays processing until this date.")
+    request_comment = models.CharField(max_length=255, blank=True)
+    attachment = models.FileField(upload_to="orders/attachments/", null=True, blank=True)
+    provider_message = models.TextField(blank=True)
+    provider_message_url = models.URLField(blank=True)
+    provider_message_attachment = models.FileField(upload_to="orders/messages/", null=True, blank=True)
+    provider_message_updated_at = models.DateTimeField(null=True, blank=True)
+    consumer_message = models.TextField(blank=True)
+    consumer_message_attachment = models.FileField(upload_to="orders/messages/", null=True, blank=True)
+    consumer_message_updated_at = models.DateTimeField(null=True, blank=True)
+    consumer_rejection_comment = models.TextField(blank=True)
+    provider_rejection_comment = models.TextField(blank=True)
+    backend_id = models.CharField(max_length=255, blank=True)
+    slug = models.SlugField(max_length=150, blank=True)
+    error_message = models.TextField(blank=True)
+    error_traceback = models.TextField(blank=True)
+    error_updated_at = models.DateTimeField(null=True, blank=True)
+    error_is_transient = models.BooleanField(
+        default=False, help_text="The last failure was a transient backend error (outage, timeout)."
+    )
+    attempt = models.PositiveIntegerField(default=1, help_text="1 + the number of retries.")
+
+    class Meta:
+        ordering = ["created", "id"]
+        indexes = [
+            models.Index(fields=["state", "-created"]),
+            models.Index(fields=["offering", "state"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.type} order {self.uuid.hex} ({self.state})"
+
+    # --- review ---------------------------------------------------------------------------------
+
+    @transition(
+        field=state,
+        source=S.PENDING_CONSUMER,
+        target=RETURN_VALUE(S.PENDING_PROJECT, S.PENDING_PROVIDER, S.PENDING_START_DATE, S.EXECUTING),
+    )
+    def approve_by_consumer(self, *, user, route: str) -> str:
+        self.consumer_reviewed_by, self.consumer_reviewed_at = user, timezone.now()
+        return route
+
+    @transition(field=state, source=S.PENDING_CONSUMER, target=S.REJECTED)
+    def reject_by_consumer(self, *, user, comment: str = "") -> None:
+        self.consumer_reviewed_by, self.consumer_reviewed_at = user, timezone.now()
+        self.consumer_rejection_comment = comment
+        self.completed_at = timezone.now()
+
+    @transition(field=state, source=S.PENDING_PROVIDER, target=RETURN_VALUE(S.PENDING_START_DATE, S.EXECUTING))
+    def approve_by_provider(self, *, user, route: str) -> str:
+        self.provider_reviewed_by, self.provider_reviewed_at = user, timezone.now()
+        return route
+
+    @transition(field=state, source=S.PENDING_PROVIDER, target=S.REJECTED)
+    def reject_by_provider(self, *, user, comment: str = "") -> None:
+        self.provider_reviewed_by, self.provider_reviewed_at = user, timezone.now()
+        self.provider_rejection_comment = comment
+        self.completed_at = timezone.now()
+
+    # --- scheduling -----------------------------------------------------------------------------
+
+    @transition(
+        field=state,
+        source=S.PENDING_PROJECT,
+        target=RETURN_VALUE(S.PENDING_PROVIDER, S.PENDING_START_DATE, S.EXECUTING),
+    )
+    def release_project(self, *, route: str) -> str:
+        return route
+
+    @transition(field=state, source=S.PENDING_START_DATE, target=S.EXECUTING)
+    def release_start_date(self) -> None:
+        pass
+
+    # --- provisioning ---------------------------------------------------------------------------
+
+    @transition(field=state, source=[S.PENDING_CONSUMER, S.PENDING_PROVIDER, S.ERRED], target=S.EXECUTING)
+    def set_state_executing(self) -> None:
+        self.completed_at = None
+
+    @transition(field=state, source=S.EXECUTING, target=S.DONE)
+    def set_state_done(self) -> None:
+        self.completed_at = timezone.now()
+
+    @transition(field=state, source=[*NON_TERMINAL_STATES, S.ERRED], target=S.ERRED)
+    def set_state_erred(self, *, message: str = "", traceback: str = "", transient: bool = False) -> None:
+        self.error_message, self.error_traceback = message, traceback
+        self.error_is_transient = transient
+        self.error_updated_at = self.completed_at = timezone.now()
+
+    @transition(field=state, source=S.ERRED, target=S.EXECUTING)
+    def retry(self) -> None:
+        self.error_message = self.error_traceback = ""
+        self.error_is_transient = False
+        self.error_updated_at = timezone.now()
+        self.completed_at = None
+        self.attempt += 1
+
+    @transition(
+        field=state,
+        source=[S.PENDING_CONSUMER, S.PENDING_PROVIDER, S.PENDING_START_DATE, S.EXECUTING],
+        target=S.CANCELED,
+    )
+    def cancel(self, *, comment: str = "") -> None:
+        self.termination_comment = comment[:255]
+        self.completed_at = timezone.now()
+
+
+class OrderEvent(models.Model):
+    """One entry of an order's history: a transition, a retry, a message; who, when, from, to."""
+
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="events")
+    kind = models.CharField(max_length=50)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    from_state = models.CharField(max_length=30, blank=True)
+    to_state = models.CharField(max_length=30, blank=True)
+    message = models.TextField(blank=True)
+    payload = models.JSONField(default=dict, blank=True)
+    created = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        ordering = ["created", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.kind}: {self.from_state} → {self.to_state}"

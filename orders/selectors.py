@@ -1,0 +1,49 @@
+"""Reads: querysets of orders and resources for a user, with the joins the representations need."""
+
+from __future__ import annotations
+
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from orders.models import Order, OrderEvent, Resource
+from orders.states import OrderState as S
+from permissions.scoping import filter_visible
+
+ORDER_JOINS = (
+    "offering",
+    "offering__customer",
+    "offering__category",
+    "project",
+    "project__customer",
+    "plan",
+    "old_plan",
+    "resource",
+    "created_by",
+    "consumer_reviewed_by",
+    "provider_reviewed_by",
+)
+
+
+def order_list_for(user, *, joins: tuple[str, ...] = ORDER_JOINS) -> QuerySet[Order]:
+    """Orders the user may see, joined for the representation."""
+    return filter_visible(user, Order.objects.select_related(*joins))
+
+
+def resource_list_for(user) -> QuerySet[Resource]:
+    return filter_visible(
+        user,
+        Resource.objects.select_related("offering", "offering__customer", "offering__category", "project",
+                                        "project__customer", "plan"),
+    )  # fmt: skip
+
+
+def order_events(order: Order) -> QuerySet[OrderEvent]:
+    return order.events.select_related("actor").order_by("created", "id")
+
+
+def orders_due_for_release() -> tuple[QuerySet[Order], QuerySet[Order]]:
+    """Orders waiting for a project start or their own start date that has come."""
+    today = timezone.localdate()
+    pending_project = Order.objects.filter(state=S.PENDING_PROJECT).exclude(project__start_date__gt=today)
+    pending_start = Order.objects.filter(state=S.PENDING_START_DATE, start_date__lte=today)
+    return pending_project, pending_start

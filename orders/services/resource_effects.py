@@ -1,0 +1,73 @@
+"""How a resource follows its order (DESIGN §4): one table of order type × new order state."""
+
+from __future__ import annotations
+
+from django_fsm import can_proceed
+
+from orders.exceptions import ResourceStateConflict
+from orders.models import Order, Resource
+from orders.states import RESOURCE_STATE_WHILE_PROCESSING, OrderType
+from orders.states import OrderState as S
+from orders.states import ResourceState as R
+
+_T = OrderType
+# (order type, order state reached) → resource transition method
+ON_STATE: dict[tuple[str, str], str] = {
+    (_T.CREATE, S.DONE): "set_ok",
+    (_T.RESTORE, S.DONE): "set_ok",
+    (_T.UPDATE, S.DONE): "set_ok",
+    (_T.TERMINATE, S.DONE): "set_terminated",
+    (_T.CREATE, S.ERRED): "set_erred",
+    (_T.RESTORE, S.ERRED): "set_erred",
+    (_T.UPDATE, S.ERRED): "set_erred",
+    (_T.TERMINATE, S.ERRED): "set_ok",
+    (_T.CREATE, S.REJECTED): "set_terminated",
+    (_T.RESTORE, S.REJECTED): "set_terminated",
+    (_T.UPDATE, S.REJECTED): "set_ok",
+    (_T.TERMINATE, S.REJECTED): "set_ok",
+    (_T.CREATE, S.CANCELED): "set_terminated",
+    (_T.RESTORE, S.CANCELED): "set_terminated",
+    (_T.UPDATE, S.CANCELED): "set_ok",
+    (_T.TERMINATE, S.CANCELED): "set_ok",
+}
+
+PROCESSING_METHOD = {R.CREATING: "set_creating", R.UPDATING: "set_updating", R.TERMINATING: "set_terminating"}
+
+
+def move_resource(resource: Resource, method: str, **kwargs) -> None:
+    transition = getattr(resource, method)
+    if not can_proceed(transition):
+        raise ResourceStateConflict(
+            f"Resource {resource.uuid.hex} in state {resource.state} cannot move on ({method})."
+        )
+    transition(**kwargs)
+
+
+def processing_method(order_type: str) -> str:
+    return PROCESSING_METHOD[RESOURCE_STATE_WHILE_PROCESSING[order_type]]
+
+
+def follow_order(order: Order, from_state: str) -> None:
+    """Move the order's resource after the order moved from `from_state` to its current state."""
+    resource = Resource.objects.select_for_update(of=("self",)).get(pk=order.resource_id)
+    if order.state == S.EXECUTING and from_state == S.ERRED:
+        move_resource(resource, processing_method(order.type))  # retry: back to an active state
+    elif (method := ON_STATE.get((order.type, order.state))) is not None:
+        if order.state == S.DONE and order.type == _T.UPDATE:
+            apply_update(order, resource)
+        if method == "set_erred":
+            move_resource(resource, method, message=order.error_message, traceback=order.error_traceback)
+        elif resource.state != R.OK or method != "set_ok":
+            move_resource(resource, method)
+    else:
+        return
+    resource.save()
+    order.resource = resource
+
+
+def apply_update(order: Order, resource: Resource) -> None:
+    """A finished Update order applies its new limits and plan to the resource."""
+    if order.limits:
+        resource.limits = {**resource.limits, **order.limits}
+    if order.plan_id:
+        resource.plan_id = order.plan_id

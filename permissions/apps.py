@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class PermissionsConfig(AppConfig):
+    name = "permissions"
+    verbose_name = "Organisations, projects and roles"
