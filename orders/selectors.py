@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
+from offerings.models import Offering
 from orders.models import Order, OrderEvent, Resource
 from orders.states import OrderState as S
-from permissions.scoping import filter_visible
+from permissions.models import Project
+from permissions.scoping import filter_visible, projects_visible_q
 
 ORDER_JOINS = (
     "offering",
@@ -47,3 +49,20 @@ def orders_due_for_release() -> tuple[QuerySet[Order], QuerySet[Order]]:
     pending_project = Order.objects.filter(state=S.PENDING_PROJECT).exclude(project__start_date__gt=today)
     pending_start = Order.objects.filter(state=S.PENDING_START_DATE, start_date__lte=today)
     return pending_project, pending_start
+
+
+def offerings_orderable_by(user) -> QuerySet[Offering]:
+    """Offerings a user may order from: shared ones, and private ones of the user's organisations."""
+    queryset = Offering.objects.select_related("customer", "category")
+    projects_q = projects_visible_q(user)
+    if projects_q is None:
+        return queryset
+    projects = Project.objects.filter(projects_q)
+    return queryset.filter(Q(shared=True) | Q(customer_id__in=projects.values("customer_id")) | Q(project__in=projects))
+
+
+def projects_visible_to(user) -> QuerySet[Project]:
+    """Projects (not removed) the user has a role in, directly or through the organisation."""
+    projects_q = projects_visible_q(user)
+    queryset = Project.objects.select_related("customer").filter(is_removed=False)
+    return queryset if projects_q is None else queryset.filter(projects_q)

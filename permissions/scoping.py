@@ -9,17 +9,29 @@ from permissions.policies import sees_everything
 from permissions.roles import grants_of
 
 
-def consumer_or_provider_q(user, permission: str, *, project: str, offering: str) -> Q:
-    """Rows reachable through the consumer chain (project → customer) or the provider chain
-    (offering → customer) on which the user holds `permission`. `project`/`offering` are lookups."""
+def consumer_q(user, permission: str, *, project: str = "project") -> Q:
+    """Rows whose project, or the project's organisation, grants the user `permission`."""
     grants = grants_of(user)
-    customers = grants.scope_ids(permission, "customer")
-    return (
-        Q(**{f"{project}_id__in": grants.scope_ids(permission, "project")})
-        | Q(**{f"{project}__customer_id__in": customers})
-        | Q(**{f"{offering}_id__in": grants.scope_ids(permission, "offering")})
-        | Q(**{f"{offering}__customer_id__in": customers})
+    return Q(**{f"{project}_id__in": grants.scope_ids(permission, "project")}) | Q(
+        **{f"{project}__customer_id__in": grants.scope_ids(permission, "customer")}
     )
+
+
+def provider_q(user, permission: str, *, offering: str = "offering") -> Q:
+    """Rows whose offering, or the provider organisation, grants the user `permission`."""
+    grants = grants_of(user)
+    return Q(**{f"{offering}_id__in": grants.scope_ids(permission, "offering")}) | Q(
+        **{f"{offering}__customer_id__in": grants.scope_ids(permission, "customer")}
+    )
+
+
+def filter_side(user, queryset: QuerySet, side: str, permission: str = P.ORDER_LIST) -> QuerySet:
+    """Restrict to rows the user reaches from one side ("consumer" or "provider"); staff/support: all."""
+    if sees_everything(user):
+        return queryset
+    if user is None or not user.is_authenticated:
+        return queryset.none()
+    return queryset.filter(consumer_q(user, permission) if side == "consumer" else provider_q(user, permission))
 
 
 def filter_visible(user, queryset: QuerySet, *, project: str = "project", offering: str = "offering") -> QuerySet:
@@ -28,7 +40,9 @@ def filter_visible(user, queryset: QuerySet, *, project: str = "project", offeri
         return queryset
     if user is None or not user.is_authenticated:
         return queryset.none()
-    return queryset.filter(consumer_or_provider_q(user, P.ORDER_LIST, project=project, offering=offering))
+    return queryset.filter(
+        consumer_q(user, P.ORDER_LIST, project=project) | provider_q(user, P.ORDER_LIST, offering=offering)
+    )
 
 
 def visible_customers_q(user) -> Q | None:

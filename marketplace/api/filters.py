@@ -1,0 +1,49 @@
+"""django-filter pieces with Waldur semantics: repeated keys, hex-or-dashed uuids, links as filters."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import django_filters
+from django import forms
+from django.core.exceptions import ValidationError
+
+from marketplace.api.lookups import parse_uuid
+
+
+class AnyValuesField(forms.MultipleChoiceField):
+    """Repeated keys (`?k=a&k=b`, each possibly comma-separated), values not checked against choices."""
+
+    def valid_value(self, value: Any) -> bool:
+        return True
+
+    def clean(self, value: Any) -> list[str]:
+        values = super().clean(value)
+        return [part for v in values for part in str(v).split(",") if part]
+
+
+class RepeatedCharFilter(django_filters.MultipleChoiceFilter):
+    field_class = AnyValuesField
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("choices", [])
+        super().__init__(*args, **kwargs)
+
+
+class LinkUUIDField(forms.CharField):
+    """A Waldur hyperlink or a bare uuid; yields the uuid."""
+
+    def clean(self, value: Any) -> Any:
+        value = super().clean(value)
+        if value in (None, ""):
+            return None
+        parsed = parse_uuid(value)
+        if parsed is None:
+            raise ValidationError("Enter a valid hyperlink or uuid.")
+        return parsed
+
+
+class LinkFilter(django_filters.Filter):
+    """`?offering=<url or uuid>` filters on `<field_name>` (a uuid field)."""
+
+    field_class = LinkUUIDField

@@ -1,0 +1,42 @@
+"""Writable references to other objects given as a Waldur hyperlink or a bare uuid (hex or dashed)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from marketplace.api.lookups import parse_uuid
+
+
+@extend_schema_field(OpenApiTypes.STR)
+class LinkOrUUIDField(serializers.Field):
+    """Resolves `http://host/api/things/<uuid>/` or `<uuid>` to an object of `queryset(request)`.
+
+    Objects outside that queryset are reported exactly like missing ones, so the field never tells a
+    caller about objects it may not see.
+    """
+
+    default_error_messages = {
+        "invalid": "Expected a hyperlink or a uuid.",
+        "does_not_exist": "Invalid hyperlink - Object does not exist.",
+    }
+
+    def __init__(self, queryset: Callable[[Any], Any], **kwargs: Any) -> None:
+        self.queryset = queryset
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data: Any) -> Any:
+        value = parse_uuid(data) if isinstance(data, str) else None
+        if value is None:
+            self.fail("invalid")
+        obj = self.queryset(self.context.get("request")).filter(uuid=value).first()
+        if obj is None:
+            self.fail("does_not_exist")
+        return obj
+
+    def to_representation(self, value: Any) -> str:
+        return value.uuid.hex

@@ -1,6 +1,0 @@
-"""The API's URL table: every viewset registered on one router."""
-
-from rest_framework.routers import DefaultRouter
-
-router = DefaultRouter(trailing_slash=True)
-urlpatterns = router.urls

@@ -1,0 +1,31 @@
+"""OpenAPI helpers: declare every status code an endpoint can answer (schemathesis checks them)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.utils import OpenApiResponse, inline_serializer
+from rest_framework import serializers
+
+ERROR = inline_serializer(
+    name="ErrorResponse",
+    fields={"detail": serializers.CharField(required=False)},
+)
+
+_DESCRIPTIONS = {
+    400: "Invalid input: field → messages.",
+    401: "Authentication credentials were not provided or are invalid.",
+    403: "You may see the object but not do this.",
+    404: "Not found (or not visible to you).",
+    405: "The offering type does not support this action.",
+    409: "The order's state does not allow this action; the message names the valid states.",
+}
+
+
+def errors(*codes: int) -> dict[int, OpenApiResponse]:
+    return {code: OpenApiResponse(ERROR, description=_DESCRIPTIONS[code]) for code in codes}
+
+
+def responses(ok: dict[int, Any], *codes: int) -> dict[int, Any]:
+    """Success responses plus the error codes, always with 401 (token auth)."""
+    return {**ok, **errors(401, *codes)}

@@ -1,0 +1,119 @@
+"""Resources: the consumer's view (/api/marketplace-resources/: terminate, update_limits, switch_plan
+place orders) and the provider's (/api/marketplace-provider-resources/: set_backend_id, set_limits)."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import extend_schema, extend_schema_view
+from rest_framework import mixins, serializers, viewsets
+from rest_framework.decorators import action
+from rest_framework.response import Response
+
+from marketplace.api.lookups import UUIDLookupMixin, parse_uuid
+from marketplace.api.schema import responses
+from offerings.models import Plan
+from orders import selectors, services
+from orders.filters import ResourceFilter
+from orders.serializers import resources as r
+from orders.serializers.inputs import StatusSerializer
+from permissions import policies
+from permissions.drf import ActionPolicyPermission
+from permissions.scoping import filter_side
+
+_READ = extend_schema(responses=responses({200: r.ResourceSerializer}, 404))
+_LIST = extend_schema(responses=responses({200: r.ResourceSerializer(many=True)}, 400))
+
+
+class _ResourceViewSet(UUIDLookupMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    serializer_class = r.ResourceSerializer
+    filterset_class = ResourceFilter
+    permission_classes = [ActionPolicyPermission]
+    side = "consumer"
+    collection = "marketplace-resources"
+
+    def get_queryset(self):
+        return filter_side(self.request.user, selectors.resource_list_for(self.request.user), self.side)
+
+    def get_serializer_context(self):
+        return {**super().get_serializer_context(), "resource_collection": self.collection}
+
+
+def _order_placed(order) -> Response:
+    return Response({"order_uuid": order.uuid.hex})
+
+
+@extend_schema_view(list=_LIST, retrieve=_READ)
+class ResourceViewSet(_ResourceViewSet):
+    """Resources of the caller's projects; changes are requested by placing orders."""
+
+    action_policies = {
+        "list": None,
+        "retrieve": None,
+        "terminate": policies.can_terminate_resource,
+        "update_limits": policies.can_update_resource_limits,
+        "switch_plan": policies.can_switch_resource_plan,
+    }
+
+    @extend_schema(
+        request=r.ResourceTerminateSerializer, responses=responses({200: r.OrderUUIDSerializer}, 400, 403, 404, 409)
+    )
+    @action(detail=True, methods=["post"])
+    def terminate(self, request, uuid=None):
+        body = r.ResourceTerminateSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        order = services.resource_terminate(actor=request.user, resource=self.get_object(), **body.validated_data)
+        return _order_placed(order)
+
+    @extend_schema(
+        request=r.ResourceLimitsSerializer, responses=responses({200: r.OrderUUIDSerializer}, 400, 403, 404, 409)
+    )
+    @action(detail=True, methods=["post"])
+    def update_limits(self, request, uuid=None):
+        body = r.ResourceLimitsSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        order = services.resource_update_limits(actor=request.user, resource=self.get_object(), **body.validated_data)
+        return _order_placed(order)
+
+    @extend_schema(
+        request=r.ResourceSwitchPlanSerializer, responses=responses({200: r.OrderUUIDSerializer}, 400, 403, 404, 409)
+    )
+    @action(detail=True, methods=["post"])
+    def switch_plan(self, request, uuid=None):
+        body = r.ResourceSwitchPlanSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        resource = self.get_object()
+        plan = Plan.objects.filter(uuid=parse_uuid(body.validated_data["plan"]), offering=resource.offering).first()
+        if plan is None:
+            raise serializers.ValidationError({"plan": ["This plan is not available for selected offering."]})
+        return _order_placed(services.resource_switch_plan(actor=request.user, resource=resource, plan=plan))
+
+
+@extend_schema_view(list=_LIST, retrieve=_READ)
+class ProviderResourceViewSet(_ResourceViewSet):
+    """Resources of the caller's offerings, as the provider (and its site agent) sees them."""
+
+    side = "provider"
+    collection = "marketplace-provider-resources"
+    action_policies = {
+        "list": None,
+        "retrieve": None,
+        "set_backend_id": policies.can_set_resource_backend_id,
+        "set_limits": policies.can_set_resource_limits_as_provider,
+    }
+
+    @extend_schema(request=r.ResourceBackendIdSerializer, responses=responses({200: StatusSerializer}, 400, 403, 404))
+    @action(detail=True, methods=["post"])
+    def set_backend_id(self, request, uuid=None):
+        body = r.ResourceBackendIdSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        changed = services.resource_set_backend_id(
+            resource=self.get_object(), actor=request.user, **body.validated_data
+        )
+        return Response({"status": f"Resource backend_id has {'been' if changed else 'not been'} changed."})
+
+    @extend_schema(request=r.ResourceLimitsSerializer, responses=responses({200: StatusSerializer}, 400, 403, 404))
+    @action(detail=True, methods=["post"])
+    def set_limits(self, request, uuid=None):
+        body = r.ResourceLimitsSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        services.resource_set_limits(resource=self.get_object(), actor=request.user, **body.validated_data)
+        return Response({"status": "Resource limits have been set."})

@@ -1,0 +1,93 @@
+"""The marketplace resource on the wire (consumer and provider views share it; clients.md §C.5)."""
+
+from __future__ import annotations
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from marketplace.api.fields import HexUUIDField, SafeCharField, SafeUUIDField
+from marketplace.api.links import LinkField, api_link
+from marketplace.api.representation import RepresentationMixin
+from orders.models import Resource
+from orders.states import ResourceState
+
+_RO = {"read_only": True}
+
+
+class ResourceSerializer(RepresentationMixin, serializers.Serializer):
+    uuid = HexUUIDField(**_RO)
+    url = serializers.SerializerMethodField()
+    name = serializers.CharField(**_RO)
+    slug = serializers.CharField(**_RO)
+    state = serializers.ChoiceField(choices=ResourceState.choices, **_RO)
+    backend_id = serializers.CharField(**_RO)
+    limits = serializers.DictField(child=serializers.IntegerField(), **_RO)
+    attributes = serializers.DictField(**_RO)
+    backend_metadata = serializers.DictField(**_RO)
+    end_date = serializers.DateField(allow_null=True, **_RO)
+    error_message = serializers.CharField(**_RO)
+    offering = LinkField("marketplace-public-offerings", source="offering.uuid")
+    offering_uuid = HexUUIDField(source="offering.uuid", **_RO)
+    offering_name = serializers.CharField(source="offering.name", **_RO)
+    offering_type = serializers.CharField(source="offering.type", **_RO)
+    offering_shared = serializers.BooleanField(source="offering.shared", **_RO)
+    offering_plugin_options = serializers.DictField(source="offering.plugin_options", **_RO)
+    provider_uuid = HexUUIDField(source="offering.customer.uuid", **_RO)
+    provider_name = serializers.CharField(source="offering.customer.name", **_RO)
+    category_uuid = HexUUIDField(source="offering.category.uuid", **_RO)
+    category_title = serializers.CharField(source="offering.category.title", **_RO)
+    project = LinkField("projects", source="project.uuid")
+    project_uuid = HexUUIDField(source="project.uuid", **_RO)
+    project_name = serializers.CharField(source="project.name", **_RO)
+    project_slug = serializers.CharField(source="project.slug", **_RO)
+    project_description = serializers.CharField(source="project.description", **_RO)
+    customer_uuid = HexUUIDField(source="project.customer.uuid", **_RO)
+    customer_name = serializers.CharField(source="project.customer.name", **_RO)
+    customer_slug = serializers.CharField(source="project.customer.slug", **_RO)
+    plan = serializers.SerializerMethodField()
+    plan_uuid = SafeUUIDField(source="plan.uuid", allow_null=True, **_RO)
+    plan_name = SafeCharField(source="plan.name", allow_null=True, **_RO)
+    resource_type = serializers.CharField(source="offering.type", **_RO)
+    created = serializers.DateTimeField(**_RO)
+    modified = serializers.DateTimeField(**_RO)
+
+    class Meta:
+        omit_when_empty = (
+            "uuid", "offering_uuid", "provider_uuid", "category_uuid", "project_uuid", "customer_uuid",
+            "plan_uuid", "created", "modified", "state", "end_date",
+        )  # fmt: skip
+        extra_joins = {"plan": ("plan", "offering"), "url": ()}
+
+    @extend_schema_field(OpenApiTypes.URI)
+    def get_url(self, resource: Resource) -> str:
+        collection = self.context.get("resource_collection", "marketplace-resources")
+        return api_link(self.context, collection, resource.uuid)
+
+    @extend_schema_field(serializers.URLField(allow_null=True))
+    def get_plan(self, resource: Resource) -> str | None:
+        if not resource.plan_id:
+            return None
+        return api_link(
+            self.context, "marketplace-public-offerings", resource.offering.uuid, "plans", resource.plan.uuid
+        )
+
+
+class ResourceTerminateSerializer(serializers.Serializer):
+    attributes = serializers.DictField(required=False, default=dict)
+
+
+class ResourceLimitsSerializer(serializers.Serializer):
+    limits = serializers.DictField(child=serializers.IntegerField(min_value=0))
+
+
+class ResourceSwitchPlanSerializer(serializers.Serializer):
+    plan = serializers.CharField(help_text="Plan hyperlink or uuid.")
+
+
+class ResourceBackendIdSerializer(serializers.Serializer):
+    backend_id = serializers.CharField(allow_blank=True, max_length=255)
+
+
+class OrderUUIDSerializer(serializers.Serializer):
+    order_uuid = HexUUIDField()

@@ -1,0 +1,257 @@
+"""/api/marketplace-orders/: every order endpoint of seed 002 plus retry, events and HEAD count.
+
+Each action: get_object (404 invisible, 403 no right) → input serializer (400) → service (403/405/409)
+→ answer with the exact status and body the published clients expect (clients.md §C.3).
+"""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.response import Response
+
+from marketplace.api.lookups import UUIDLookupMixin
+from marketplace.api.representation import joins_for, requested_fields
+from marketplace.api.schema import responses
+from orders import selectors, services
+from orders.actions import ACTIONS
+from orders.filters import OrderFilter
+from orders.serializers import inputs as i
+from orders.serializers.details import OrderDetailsSerializer
+from orders.serializers.events import OrderEventSerializer
+from orders.serializers.resources import ResourceSerializer
+from orders.states import OrderState as S
+from permissions.drf import ActionPolicyPermission
+
+APPROVED_DETAIL = {
+    S.PENDING_PROJECT: "Order is pending project activation.",
+    S.PENDING_PROVIDER: "Order is pending provider approval.",
+    S.PENDING_START_DATE: "Order is pending start date.",
+    S.EXECUTING: "Order has been approved and is being processed.",
+}
+FIELD_PARAM = OpenApiParameter("field", str, many=True, description="Return only these keys (repeatable).")
+DETAIL = i.DetailSerializer
+UPDATE_RESPONSES = responses({200: i.OrderUpdateSerializer}, 400, 403, 404, 409)
+
+
+def _detail(message: str, code: int = status.HTTP_200_OK) -> Response:
+    return Response({"detail": message}, status=code)
+
+
+@extend_schema_view(
+    list=extend_schema(parameters=[FIELD_PARAM], responses=responses({200: OrderDetailsSerializer(many=True)}, 400)),
+    retrieve=extend_schema(parameters=[FIELD_PARAM], responses=responses({200: OrderDetailsSerializer}, 404)),
+    create=extend_schema(request=i.OrderCreateSerializer, responses=responses({201: OrderDetailsSerializer}, 400, 403)),
+    destroy=extend_schema(responses=responses({204: None}, 403, 404, 409)),
+    update=extend_schema(request=i.OrderUpdateSerializer, responses=UPDATE_RESPONSES),
+    partial_update=extend_schema(request=i.OrderUpdateSerializer, responses=UPDATE_RESPONSES),
+)  # fmt: skip
+class OrderViewSet(
+    UUIDLookupMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    viewsets.GenericViewSet,
+):
+    serializer_class = OrderDetailsSerializer
+    filterset_class = OrderFilter
+    permission_classes = [ActionPolicyPermission]
+    http_method_names = ["get", "post", "put", "patch", "delete", "head", "options"]
+    action_policies = {
+        "list": None,
+        "retrieve": None,
+        "create": None,  # checked by the service against the project in the body
+        "offering": None,
+        "resource": None,
+        "events": None,
+        "update": ACTIONS["update"].policy,
+        "partial_update": ACTIONS["update"].policy,
+        **{name: a.policy for name, a in ACTIONS.items()},
+    }
+
+    def get_queryset(self):
+        if self.action == "list":
+            joins = joins_for(OrderDetailsSerializer, requested_fields(self.request))
+            return selectors.order_list_for(self.request.user, joins=tuple(sorted(joins)))
+        return selectors.order_list_for(self.request.user)
+
+    def list(self, request, *args, **kwargs):
+        if request.method == "HEAD":
+            count = self.filter_queryset(self.get_queryset()).count()
+            return Response(headers={"X-Result-Count": str(count)})
+        return super().list(request, *args, **kwargs)
+
+    def create(self, request, *args, **kwargs):
+        body = i.OrderCreateSerializer(data=request.data, context=self.get_serializer_context())
+        body.is_valid(raise_exception=True)
+        data = dict(body.validated_data)
+        data.pop("accepting_terms_of_service", None)
+        order = services.order_create(actor=request.user, **data)
+        order = selectors.order_list_for(request.user).get(pk=order.pk)
+        return Response(self.get_serializer(order).data, status=status.HTTP_201_CREATED)
+
+    def update(self, request, *args, **kwargs):
+        body = i.OrderUpdateSerializer(data=request.data, partial=kwargs.get("partial", False))
+        body.is_valid(raise_exception=True)
+        order = services.order_update(order=self.get_object(), actor=request.user, **body.validated_data)
+        return Response(i.OrderUpdateSerializer(order).data)
+
+    def partial_update(self, request, *args, **kwargs):
+        return self.update(request, *args, partial=True, **kwargs)
+
+    def destroy(self, request, *args, **kwargs):
+        services.order_delete(order=self.get_object(), actor=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    # --- review -------------------------------------------------------------------------------
+
+    @extend_schema(request=None, responses=responses({200: DETAIL}, 400, 403, 404, 409))
+    @action(detail=True, methods=["post"])
+    def approve_by_consumer(self, request, uuid=None):
+        order = services.order_approve_by_consumer(order=self.get_object(), actor=request.user)
+        return _detail(APPROVED_DETAIL[order.state])
+
+    @extend_schema(request=i.ApproveByProviderSerializer, responses=responses({200: DETAIL}, 400, 403, 404, 409))
+    @action(detail=True, methods=["post"])
+    def approve_by_provider(self, request, uuid=None):
+        body = i.ApproveByProviderSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        order = services.order_approve_by_provider(order=self.get_object(), actor=request.user, **body.validated_data)
+        return _detail(APPROVED_DETAIL[order.state])
+
+    @extend_schema(request=i.RejectByConsumerSerializer, responses=responses({200: DETAIL}, 400, 403, 404, 409))
+    @action(detail=True, methods=["post"])
+    def reject_by_consumer(self, request, uuid=None):
+        body = i.RejectByConsumerSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        comment = body.validated_data["consumer_rejection_comment"] or body.validated_data["error_message"]
+        services.order_reject_by_consumer(order=self.get_object(), actor=request.user, comment=comment)
+        return _detail("Order has been rejected.")
+
+    @extend_schema(request=i.RejectByProviderSerializer, responses=responses({200: DETAIL}, 400, 403, 404, 409))
+    @action(detail=True, methods=["post"])
+    def reject_by_provider(self, request, uuid=None):
+        body = i.RejectByProviderSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        comment = body.validated_data["provider_rejection_comment"]
+        services.order_reject_by_provider(order=self.get_object(), actor=request.user, comment=comment)
+        return _detail("Order has been rejected.")
+
+    # --- provisioning -------------------------------------------------------------------------
+
+    @extend_schema(request=None, responses=responses({200: DETAIL}, 403, 404, 405, 409))
+    @action(detail=True, methods=["post"])
+    def set_state_executing(self, request, uuid=None):
+        services.order_set_state_executing(order=self.get_object(), actor=request.user)
+        return _detail("Order is executing.")
+
+    @extend_schema(request=None, responses=responses({200: DETAIL}, 403, 404, 405, 409))
+    @action(detail=True, methods=["post"])
+    def set_state_done(self, request, uuid=None):
+        services.order_set_state_done(order=self.get_object(), actor=request.user)
+        return _detail("Order is done.")
+
+    @extend_schema(request=i.SetStateErredSerializer, responses=responses({200: DETAIL}, 400, 403, 404, 405, 409))
+    @action(detail=True, methods=["post"])
+    def set_state_erred(self, request, uuid=None):
+        body = i.SetStateErredSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        services.order_set_state_erred(order=self.get_object(), actor=request.user, **body.validated_data)
+        return _detail("Order is erred.")
+
+    @extend_schema(request=None, responses=responses({200: DETAIL}, 403, 404, 405, 409))
+    @action(detail=True, methods=["post"])
+    def retry(self, request, uuid=None):
+        services.order_retry(order=self.get_object(), actor=request.user)
+        return _detail("Order has been resubmitted for processing.")
+
+    @extend_schema(request=i.CancelSerializer, responses=responses({202: DETAIL}, 400, 403, 404, 405, 409))
+    @action(detail=True, methods=["post"])
+    def cancel(self, request, uuid=None):
+        body = i.CancelSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        comment = body.validated_data["termination_comment"]
+        services.order_cancel(order=self.get_object(), actor=request.user, comment=comment)
+        return _detail("Order has been canceled.", status.HTTP_202_ACCEPTED)
+
+    @extend_schema(request=None, responses=responses({204: None}, 403, 404))
+    @action(detail=True, methods=["post"])
+    def unlink(self, request, uuid=None):
+        services.order_unlink(order=self.get_object(), actor=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    # --- details ------------------------------------------------------------------------------
+
+    @extend_schema(request=i.BackendIdSerializer, responses=responses({200: i.StatusSerializer}, 400, 403, 404))
+    @action(detail=True, methods=["post"])
+    def set_backend_id(self, request, uuid=None):
+        body = i.BackendIdSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        changed = services.order_set_backend_id(order=self.get_object(), actor=request.user, **body.validated_data)
+        return Response({"status": f"Order backend_id has {'been' if changed else 'not been'} changed."})
+
+    @extend_schema(
+        request={"multipart/form-data": i.AttachmentSerializer, "application/json": i.AttachmentSerializer},
+        responses=responses({200: i.AttachmentResponseSerializer}, 400, 403, 404, 409),
+    )
+    @action(detail=True, methods=["post"])
+    def update_attachment(self, request, uuid=None):
+        body = i.AttachmentSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        order = services.order_set_attachment(
+            order=self.get_object(), actor=request.user, attachment=body.validated_data["attachment"]
+        )
+        url = request.build_absolute_uri(order.attachment.url) if order.attachment else None
+        return Response({"attachment": url})
+
+    @extend_schema(request=None, responses=responses({204: None}, 400, 403, 404, 409))
+    @action(detail=True, methods=["post"])
+    def delete_attachment(self, request, uuid=None):
+        services.order_delete_attachment(order=self.get_object(), actor=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @extend_schema(
+        request={"multipart/form-data": i.ConsumerInfoSerializer, "application/json": i.ConsumerInfoSerializer},
+        responses=responses({200: DETAIL}, 400, 403, 404, 409),
+    )
+    @action(detail=True, methods=["post"])
+    def set_consumer_info(self, request, uuid=None):
+        body = i.ConsumerInfoSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        data = body.validated_data
+        services.order_set_consumer_info(
+            order=self.get_object(), actor=request.user, message=data["consumer_message"],
+            attachment=data.get("consumer_message_attachment"),
+        )  # fmt: skip
+        return _detail("Consumer info has been saved.")
+
+    @extend_schema(
+        request={"multipart/form-data": i.ProviderInfoSerializer, "application/json": i.ProviderInfoSerializer},
+        responses=responses({200: DETAIL}, 400, 403, 404, 409),
+    )
+    @action(detail=True, methods=["post"])
+    def set_provider_info(self, request, uuid=None):
+        body = i.ProviderInfoSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        data = body.validated_data
+        services.order_set_provider_info(
+            order=self.get_object(), actor=request.user, message=data["provider_message"],
+            url=data["provider_message_url"], attachment=data.get("provider_message_attachment"),
+        )  # fmt: skip
+        return _detail("Provider info has been saved.")
+
+    # --- related ------------------------------------------------------------------------------
+
+    @extend_schema(responses=responses({200: ResourceSerializer}, 404))
+    @action(detail=True, methods=["get"])
+    def resource(self, request, uuid=None):
+        resource = selectors.resource_list_for(request.user).get(pk=self.get_object().resource_id)
+        return Response(ResourceSerializer(resource, context=self.get_serializer_context()).data)
+
+    @extend_schema(responses=responses({200: OrderEventSerializer(many=True)}, 404))
+    @action(detail=True, methods=["get"])
+    def events(self, request, uuid=None):
+        page = self.paginate_queryset(selectors.order_events(self.get_object()))
+        data = OrderEventSerializer(page, many=True, context=self.get_serializer_context()).data
+        return self.get_paginated_response(data)
