@@ -9,6 +9,7 @@ import pytest
 from django.db import connection
 from rest_framework.test import APIClient
 
+from permissions.defaults import seed_default_roles
 from tests import factories as f
 
 ROLE_USERS = {
@@ -53,6 +54,7 @@ class World:
 
 
 def build_world() -> World:
+    seed_default_roles()  # transactional tests flush what the data migration seeded
     customer = f.CustomerFactory(name="Consumer Org", slug="consumer-org")
     other_customer = f.CustomerFactory(name="Other Org", slug="other-org")
     provider = f.CustomerFactory(name="Provider Org", slug="provider-org")

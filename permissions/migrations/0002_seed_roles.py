@@ -2,16 +2,12 @@
 
 from django.db import migrations
 
-from permissions.constants import DEFAULT_GRANTS, RoleName
+from permissions.constants import RoleName
+from permissions.defaults import seed_default_roles
 
 
 def seed(apps, schema_editor):
-    Role = apps.get_model("permissions", "Role")
-    RolePermission = apps.get_model("permissions", "RolePermission")
-    for name in RoleName:
-        role, _ = Role.objects.get_or_create(name=name.value, defaults={"description": name.label})
-        for permission in DEFAULT_GRANTS[name]:
-            RolePermission.objects.get_or_create(role=role, permission=str(permission))
+    seed_default_roles(apps.get_model("permissions", "Role"), apps.get_model("permissions", "RolePermission"))
 
 
 def unseed(apps, schema_editor):
