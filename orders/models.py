@@ -56,7 +56,7 @@ class Resource(FSMModelMixin, TimeStamped):
         ordering = ["created", "id"]
 
     def __str__(self) -> str:
-        return self.name or str(self.uuid)
+        return self.name or self.uuid.hex
 
     @transition(field=state, source=[R.CREATING, R.ERRED, R.TERMINATED], target=R.CREATING)
     def set_creating(self) -> None:
