@@ -2,10 +2,16 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
+from marketplace.api.version import VersionView
+
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),
     path("api/", include("orders.urls")),
+    path("api/", include("offerings.agent_urls")),
+    path("api/", include("offerings.urls")),
+    path("api/", include("permissions.urls")),
+    path("api/version/", VersionView.as_view(), name="version"),
 ]

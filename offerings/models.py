@@ -153,3 +153,11 @@ class PlanComponent(models.Model):
     def clean(self) -> None:
         if self.plan_id and self.component_id and self.plan.offering_id != self.component.offering_id:
             raise ValidationError({"component": "The component belongs to another offering."})
+
+
+from offerings.agent_models import AgentIdentity, AgentProcessor, AgentService  # noqa: E402
+
+__all__ = [
+    "AgentIdentity", "AgentProcessor", "AgentService", "Category", "Offering", "OfferingComponent", "Plan",
+    "PlanComponent", "ServiceProvider",
+]  # fmt: skip

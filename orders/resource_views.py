@@ -18,6 +18,7 @@ from orders.serializers.inputs import StatusSerializer
 from permissions import policies
 from permissions.drf import ActionPolicyPermission
 from permissions.scoping import filter_side
+from permissions.team import project_team
 
 _READ = extend_schema(responses=responses({200: r.ResourceSerializer}, 404))
 _LIST = extend_schema(responses=responses({200: r.ResourceSerializer(many=True)}, 400))
@@ -98,7 +99,16 @@ class ProviderResourceViewSet(_ResourceViewSet):
         "retrieve": None,
         "set_backend_id": policies.can_set_resource_backend_id,
         "set_limits": policies.can_set_resource_limits_as_provider,
+        "team": None,
     }
+
+    @extend_schema(responses=responses({200: r.TeamMemberSerializer(many=True)}, 404))
+    @action(detail=True, methods=["get"])
+    def team(self, request, uuid=None):
+        page = self.paginate_queryset(project_team(self.get_object().project))
+        return self.get_paginated_response(
+            r.TeamMemberSerializer(page, many=True, context=self.get_serializer_context()).data
+        )
 
     @extend_schema(request=r.ResourceBackendIdSerializer, responses=responses({200: StatusSerializer}, 400, 403, 404))
     @action(detail=True, methods=["post"])

@@ -9,29 +9,38 @@ from permissions.policies import sees_everything
 from permissions.roles import grants_of
 
 
+def _scope_q(user, permission: str, kind: str, path: str) -> Q:
+    """Rows whose `kind` object at `path` ("" = the row itself), or its organisation, grant `permission`."""
+    grants = grants_of(user)
+    own, customer = (f"{path}_id", f"{path}__customer_id") if path else ("id", "customer_id")
+    return Q(**{f"{own}__in": grants.scope_ids(permission, kind)}) | Q(
+        **{f"{customer}__in": grants.scope_ids(permission, "customer")}
+    )
+
+
 def consumer_q(user, permission: str, *, project: str = "project") -> Q:
     """Rows whose project, or the project's organisation, grants the user `permission`."""
-    grants = grants_of(user)
-    return Q(**{f"{project}_id__in": grants.scope_ids(permission, "project")}) | Q(
-        **{f"{project}__customer_id__in": grants.scope_ids(permission, "customer")}
-    )
+    return _scope_q(user, permission, "project", project)
 
 
 def provider_q(user, permission: str, *, offering: str = "offering") -> Q:
     """Rows whose offering, or the provider organisation, grants the user `permission`."""
-    grants = grants_of(user)
-    return Q(**{f"{offering}_id__in": grants.scope_ids(permission, "offering")}) | Q(
-        **{f"{offering}__customer_id__in": grants.scope_ids(permission, "customer")}
-    )
+    return _scope_q(user, permission, "offering", offering)
 
 
-def filter_side(user, queryset: QuerySet, side: str, permission: str = P.ORDER_LIST) -> QuerySet:
-    """Restrict to rows the user reaches from one side ("consumer" or "provider"); staff/support: all."""
+def filter_side(
+    user, queryset: QuerySet, side: str, permission: str = P.ORDER_LIST, *, lookup: str | None = None
+) -> QuerySet:
+    """Restrict to rows the user reaches from one side ("consumer" or "provider"); staff/support: all.
+    `lookup` is the path to the project (consumer) or offering (provider), by default "project"/"offering";
+    "" when the rows are projects or offerings themselves."""
     if sees_everything(user):
         return queryset
     if user is None or not user.is_authenticated:
         return queryset.none()
-    return queryset.filter(consumer_q(user, permission) if side == "consumer" else provider_q(user, permission))
+    if side == "consumer":
+        return queryset.filter(consumer_q(user, permission, project="project" if lookup is None else lookup))
+    return queryset.filter(provider_q(user, permission, offering="offering" if lookup is None else lookup))
 
 
 def filter_visible(user, queryset: QuerySet, *, project: str = "project", offering: str = "offering") -> QuerySet:

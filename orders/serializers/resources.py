@@ -91,3 +91,29 @@ class ResourceBackendIdSerializer(serializers.Serializer):
 
 class OrderUUIDSerializer(serializers.Serializer):
     order_uuid = HexUUIDField()
+
+
+class TeamMemberSerializer(serializers.Serializer):
+    """A project member as the provider sees it (waldur-api-client ProjectUser)."""
+
+    url = serializers.SerializerMethodField()
+    uuid = HexUUIDField(source="user.marketplace_profile.uuid", **_RO)
+    username = serializers.CharField(source="user.username", **_RO)
+    full_name = serializers.CharField(source="user.get_full_name", **_RO)
+    email = serializers.CharField(source="user.email", **_RO)
+    role = serializers.CharField(source="role.name", **_RO)
+    expiration_time = serializers.DateTimeField(allow_null=True, **_RO)
+    offering_user_username = serializers.SerializerMethodField()
+    offering_user_state = serializers.SerializerMethodField()
+
+    @extend_schema_field(OpenApiTypes.URI)
+    def get_url(self, user_role) -> str:
+        return api_link(self.context, "users", user_role.user.marketplace_profile.uuid)
+
+    @extend_schema_field(serializers.CharField(allow_null=True))
+    def get_offering_user_username(self, user_role) -> None:
+        return None  # offering accounts are not managed here
+
+    @extend_schema_field(serializers.CharField(allow_null=True))
+    def get_offering_user_state(self, user_role) -> None:
+        return None
