@@ -13,6 +13,7 @@ from offerings.processors.base import BackendError, Outcome, TransientBackendErr
 from offerings.registry import get_offering_type
 from orders.models import Order
 from orders.services import order_set_state_done, order_set_state_erred
+from orders.services.base import record_event
 from orders.states import OrderState as S
 
 logger = logging.getLogger(__name__)
@@ -56,6 +57,10 @@ def process_order(*, order_id: int, attempt: int) -> str:
             error_traceback=traceback.format_exc(),
         )
         return "erred"
+    record_event(
+        order, kind="processing", actor=None, from_state=order.state, message=result.message,
+        payload={"attempt": attempt, "outcome": str(result.outcome), "processor": offering_type.processor.__name__},
+    )  # fmt: skip
     if result.outcome == Outcome.DONE and _current(order_id, attempt) is not None:
         order_set_state_done(order=order_id, actor=None, backend_id=result.backend_id or None)
         return "done"

@@ -14,6 +14,9 @@ from rest_framework.response import Response
 from marketplace.api.lookups import UUIDLookupMixin
 from marketplace.api.representation import joins_for, requested_fields
 from marketplace.api.schema import responses
+from offerings.models import Offering
+from offerings.serializers import PublicOfferingDetailsSerializer
+from offerings.views.scoping import offering_details
 from orders import selectors, services
 from orders.actions import ACTIONS
 from orders.filters import OrderFilter
@@ -242,6 +245,12 @@ class OrderViewSet(
         return _detail("Provider info has been saved.")
 
     # --- related ------------------------------------------------------------------------------
+
+    @extend_schema(parameters=[FIELD_PARAM], responses=responses({200: PublicOfferingDetailsSerializer}, 404))
+    @action(detail=True, methods=["get"])
+    def offering(self, request, uuid=None):
+        offering = offering_details(Offering.objects.filter(pk=self.get_object().offering_id)).get()
+        return Response(PublicOfferingDetailsSerializer(offering, context=self.get_serializer_context()).data)
 
     @extend_schema(responses=responses({200: ResourceSerializer}, 404))
     @action(detail=True, methods=["get"])

@@ -221,3 +221,16 @@ def test_list_sync_all_follows_link_pages_and_head_counts(live_server, live_worl
 
     sparse = order_list.sync(client=agent, page_size=5, field=[OrderDetailsFieldEnum.UUID, OrderDetailsFieldEnum.STATE])
     assert all(o.to_dict().keys() == {"uuid", "state"} for o in sparse)
+
+
+def test_order_offering_and_resource_parse_with_the_clients_models(live_server, live_world, client_for):
+    from waldur_api_client.api.marketplace_orders import marketplace_orders_offering_retrieve as offering_retrieve
+
+    world = live_world
+    owner = client_for(world.user("consumer_owner"))
+    order = create.sync(client=owner, body=order_body(live_server, world, "basic"))
+    offering = offering_retrieve.sync(uuid=order.uuid, client=owner)
+    assert offering.uuid == world.basic.uuid and offering.type_ == "Marketplace.Basic"
+    assert [c.type_ for c in offering.components] == ["cpu"]
+    resource = resource_retrieve.sync(uuid=order.uuid, client=owner)
+    assert resource.uuid == order.marketplace_resource_uuid and resource.state.value == "Creating"
