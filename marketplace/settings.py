@@ -126,6 +126,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "OfferingStateEnum": "offerings.models.Offering.States",
+        "AgentServiceStateEnum": "offerings.agent_models.AgentService.States",
+    },
 }
 
 # Celery: embedded default runs tasks eagerly (no broker needed); production sets a broker URL.

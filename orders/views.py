@@ -6,17 +6,17 @@ Each action: get_object (404 invisible, 403 no right) → input serializer (400)
 
 from __future__ import annotations
 
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from marketplace.api.lookups import UUIDLookupMixin
 from marketplace.api.representation import joins_for, requested_fields
-from marketplace.api.schema import responses
+from marketplace.api.schema import FIELD_PARAM, responses
 from offerings.models import Offering
+from offerings.selectors import offering_details
 from offerings.serializers import PublicOfferingDetailsSerializer
-from offerings.views.scoping import offering_details
 from orders import selectors, services
 from orders.actions import ACTIONS
 from orders.filters import OrderFilter
@@ -33,7 +33,6 @@ APPROVED_DETAIL = {
     S.PENDING_START_DATE: "Order is pending start date.",
     S.EXECUTING: "Order has been approved and is being processed.",
 }
-FIELD_PARAM = OpenApiParameter("field", str, many=True, description="Return only these keys (repeatable).")
 DETAIL = i.DetailSerializer
 UPDATE_RESPONSES = responses({200: i.OrderUpdateSerializer}, 400, 403, 404, 409)
 

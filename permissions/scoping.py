@@ -55,13 +55,13 @@ def filter_visible(user, queryset: QuerySet, *, project: str = "project", offeri
 
 
 def visible_customers_q(user) -> Q | None:
-    """Customers the user has any role in (directly, or through a project/offering); None = all."""
+    """Organisations the user has any role in: directly, through a project, or as manager of one of
+    their offerings; None = all."""
     if sees_everything(user):
         return None
-    grants = grants_of(user)
-    return Q(id__in={pk for (kind, pk) in grants.roles_by_scope if kind == "customer"}) | Q(
-        projects__id__in={pk for (kind, pk) in grants.roles_by_scope if kind == "project"}
-    )
+    scopes = grants_of(user).roles_by_scope
+    ids = {kind: {pk for (k, pk) in scopes if k == kind} for kind in ("customer", "project", "offering")}
+    return Q(id__in=ids["customer"]) | Q(projects__id__in=ids["project"]) | Q(offerings__id__in=ids["offering"])
 
 
 def projects_visible_q(user) -> Q | None:

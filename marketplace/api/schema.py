@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from drf_spectacular.utils import OpenApiResponse, inline_serializer
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, inline_serializer
 from rest_framework import serializers
 
 ERROR = inline_serializer(
     name="ErrorResponse",
     fields={"detail": serializers.CharField(required=False)},
 )
+
+FIELD_PARAM = OpenApiParameter("field", str, many=True, description="Return only these keys (repeatable).")
 
 _DESCRIPTIONS = {
     400: "Invalid input: field → messages.",

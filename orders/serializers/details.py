@@ -11,6 +11,7 @@ from rest_framework import serializers
 from marketplace.api.fields import HexUUIDField, SafeCharField, SafeUUIDField
 from marketplace.api.links import LinkField, api_link
 from marketplace.api.representation import RepresentationMixin
+from offerings.serializers import masked_plugin_options
 from orders.actions import available_actions
 from orders.models import Order
 from orders.states import OrderState, OrderType
@@ -42,7 +43,7 @@ class OrderDetailsSerializer(RepresentationMixin, serializers.Serializer):
     offering_type = serializers.CharField(source="offering.type", **_RO)
     offering_shared = serializers.BooleanField(source="offering.shared", **_RO)
     offering_billable = serializers.BooleanField(source="offering.billable", **_RO)
-    offering_plugin_options = serializers.DictField(source="offering.plugin_options", **_RO)
+    offering_plugin_options = serializers.SerializerMethodField()
     provider_name = serializers.CharField(source="offering.customer.name", **_RO)
     provider_uuid = HexUUIDField(source="offering.customer.uuid", **_RO)
     provider_slug = serializers.CharField(source="offering.customer.slug", **_RO)
@@ -143,6 +144,7 @@ class OrderDetailsSerializer(RepresentationMixin, serializers.Serializer):
         )  # fmt: skip
         # select_related paths of method fields (others are derived from `source`)
         extra_joins = {
+            "offering_plugin_options": ("offering",),
             "plan": ("plan", "offering"),
             "available_transitions": ("offering", "offering__customer", "project", "project__customer"),
             "can_terminate": ("offering", "offering__customer", "project", "project__customer"),
@@ -181,6 +183,11 @@ class OrderDetailsSerializer(RepresentationMixin, serializers.Serializer):
         """Tracebacks may reveal internals: only staff and support see them."""
         request = self.context.get("request")
         return order.error_traceback if request is not None and sees_everything(request.user) else ""
+
+    @extend_schema_field(serializers.DictField())
+    def get_offering_plugin_options(self, obj) -> dict:
+        """Plugin options as the consumer may see them: secrets (webhook keys, tokens) are masked."""
+        return masked_plugin_options(obj.offering.plugin_options or {})
 
     @extend_schema_field(OpenApiTypes.URI)
     def get_url(self, order: Order) -> str:

@@ -9,6 +9,7 @@ from rest_framework import serializers
 from marketplace.api.fields import HexUUIDField, SafeCharField, SafeUUIDField
 from marketplace.api.links import LinkField, api_link
 from marketplace.api.representation import RepresentationMixin
+from offerings.serializers import masked_plugin_options
 from orders.models import Resource
 from orders.states import ResourceState
 
@@ -32,7 +33,7 @@ class ResourceSerializer(RepresentationMixin, serializers.Serializer):
     offering_name = serializers.CharField(source="offering.name", **_RO)
     offering_type = serializers.CharField(source="offering.type", **_RO)
     offering_shared = serializers.BooleanField(source="offering.shared", **_RO)
-    offering_plugin_options = serializers.DictField(source="offering.plugin_options", **_RO)
+    offering_plugin_options = serializers.SerializerMethodField()
     provider_uuid = HexUUIDField(source="offering.customer.uuid", **_RO)
     provider_name = serializers.CharField(source="offering.customer.name", **_RO)
     category_uuid = HexUUIDField(source="offering.category.uuid", **_RO)
@@ -57,7 +58,12 @@ class ResourceSerializer(RepresentationMixin, serializers.Serializer):
             "uuid", "offering_uuid", "provider_uuid", "category_uuid", "project_uuid", "customer_uuid",
             "plan_uuid", "created", "modified", "state", "end_date",
         )  # fmt: skip
-        extra_joins = {"plan": ("plan", "offering"), "url": ()}
+        extra_joins = {"plan": ("plan", "offering"), "url": (), "offering_plugin_options": ("offering",)}
+
+    @extend_schema_field(serializers.DictField())
+    def get_offering_plugin_options(self, obj) -> dict:
+        """Plugin options as the consumer may see them: secrets (webhook keys, tokens) are masked."""
+        return masked_plugin_options(obj.offering.plugin_options or {})
 
     @extend_schema_field(OpenApiTypes.URI)
     def get_url(self, resource: Resource) -> str:

@@ -234,3 +234,14 @@ def test_order_offering_and_resource_parse_with_the_clients_models(live_server, 
     assert [c.type_ for c in offering.components] == ["cpu"]
     resource = resource_retrieve.sync(uuid=order.uuid, client=owner)
     assert resource.uuid == order.marketplace_resource_uuid and resource.state.value == "Creating"
+
+
+def test_webhook_secret_never_reaches_consumers_in_orders_or_resources(live_server, live_world, client_for):
+    world = live_world
+    world.webhook.plugin_options = {"webhook_url": "http://127.0.0.1:9/", "webhook_secret": "s3cret-value"}
+    world.webhook.save()
+    member = client_for(world.user("project_member"))
+    order = create.sync(client=member, body=order_body(live_server, world, "webhook"))
+    assert order.offering_plugin_options.additional_properties["webhook_secret"] != "s3cret-value"
+    raw = member.get_httpx_client().get(f"/api/marketplace-orders/{order.uuid.hex}/resource/").text
+    assert "s3cret-value" not in raw

@@ -1,0 +1,82 @@
+"""Filters of the catalogue lists (Waldur names; uuids hex or dashed, links or bare uuids)."""
+
+from __future__ import annotations
+
+import django_filters
+from django.db.models import Q, QuerySet
+
+from marketplace.api.filters import LinkFilter, RepeatedCharFilter
+from marketplace.api.lookups import parse_uuid
+from offerings.models import Category, Offering, Plan, ServiceProvider
+
+
+def _uuid_or(value: str, text: Q) -> Q:
+    """A full uuid (hex or dashed) matches by uuid; anything else searches text."""
+    value = value.strip()
+    parsed = parse_uuid(value)
+    if parsed is not None and len(value.replace("-", "")) == 32:
+        return Q(uuid=parsed)
+    return text
+
+
+class _TieBreakMixin:
+    """Orderings chosen with `?o=` end with the primary key, so pages never overlap."""
+
+    @property
+    def qs(self) -> QuerySet:
+        queryset = super().qs
+        return queryset.order_by(*(list(queryset.query.order_by) or queryset.model._meta.ordering), "id")
+
+
+class CategoryFilter(django_filters.FilterSet):
+    title = django_filters.CharFilter(lookup_expr="icontains")
+
+    class Meta:
+        model = Category
+        fields: list[str] = []
+
+
+class OfferingFilter(_TieBreakMixin, django_filters.FilterSet):
+    name = django_filters.CharFilter(lookup_expr="icontains")
+    name_exact = django_filters.CharFilter(field_name="name")
+    slug = django_filters.CharFilter()
+    customer_uuid = django_filters.UUIDFilter(field_name="customer__uuid")
+    customer = LinkFilter(field_name="customer__uuid")
+    category_uuid = django_filters.UUIDFilter(field_name="category__uuid")
+    project_uuid = django_filters.UUIDFilter(field_name="project__uuid")
+    type = RepeatedCharFilter(field_name="type")
+    state = django_filters.MultipleChoiceFilter(choices=Offering.States.choices)
+    shared = django_filters.BooleanFilter()
+    billable = django_filters.BooleanFilter()
+    query = django_filters.CharFilter(method="filter_query")
+    o = django_filters.OrderingFilter(fields=("name", "created", "type", "state"))
+
+    class Meta:
+        model = Offering
+        fields: list[str] = []
+
+    def filter_query(self, queryset: QuerySet[Offering], name: str, value: str) -> QuerySet[Offering]:
+        text = Q(name__icontains=value) | Q(slug__icontains=value) | Q(description__icontains=value)
+        return queryset.filter(_uuid_or(value, text))
+
+
+class PlanFilter(_TieBreakMixin, django_filters.FilterSet):
+    offering_uuid = django_filters.UUIDFilter(field_name="offering__uuid")
+    offering = LinkFilter(field_name="offering__uuid")
+    name = django_filters.CharFilter(lookup_expr="icontains")
+    archived = django_filters.BooleanFilter()
+    o = django_filters.OrderingFilter(fields=("name", "created", "unit_price"))
+
+    class Meta:
+        model = Plan
+        fields: list[str] = []
+
+
+class ServiceProviderFilter(django_filters.FilterSet):
+    customer_uuid = django_filters.UUIDFilter(field_name="customer__uuid")
+    customer = LinkFilter(field_name="customer__uuid")
+    name = django_filters.CharFilter(field_name="customer__name", lookup_expr="icontains")
+
+    class Meta:
+        model = ServiceProvider
+        fields: list[str] = []

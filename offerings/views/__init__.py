@@ -1,0 +1,1 @@
+"""Catalogue endpoints (DESIGN §8): what consumers browse and what providers manage."""

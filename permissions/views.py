@@ -1,0 +1,178 @@
+"""/api/customers/, /api/projects/ and /api/users/me/: who the caller is and where they may order.
+
+Scoping only (a customer or project one has no role in answers 404); nothing here changes data, except
+that users/me creates the caller's marketplace profile on first sight so its uuid exists.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+import django_filters
+from django.contrib.auth.models import User
+from django.contrib.contenttypes.models import ContentType
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+from drf_spectacular.utils import extend_schema, extend_schema_view
+from rest_framework import mixins, viewsets
+from rest_framework.decorators import action
+from rest_framework.response import Response
+
+from marketplace.api.filters import LinkFilter
+from marketplace.api.lookups import UUIDLookupMixin, parse_uuid
+from marketplace.api.representation import requested_fields
+from marketplace.api.schema import FIELD_PARAM, responses
+from permissions import serializers as s
+from permissions.drf import ActionPolicyPermission
+from permissions.models import Customer, Project, UserProfile, UserRole
+from permissions.policies import sees_everything
+from permissions.scoping import projects_visible_q, visible_customers_q
+
+
+def _read_schema(serializer) -> dict:
+    return {
+        "list": extend_schema(parameters=[FIELD_PARAM], responses=responses({200: serializer(many=True)}, 400, 404)),
+        "retrieve": extend_schema(parameters=[FIELD_PARAM], responses=responses({200: serializer}, 404)),
+    }
+
+
+def _uuid_or_text(value: str, text: Q) -> Q:
+    value = value.strip()
+    parsed = parse_uuid(value)
+    return Q(uuid=parsed) if parsed is not None and len(value.replace("-", "")) == 32 else text
+
+
+class CustomerFilter(django_filters.FilterSet):
+    name = django_filters.CharFilter(lookup_expr="icontains")
+    abbreviation = django_filters.CharFilter(lookup_expr="icontains")
+    query = django_filters.CharFilter(method="filter_query")
+
+    class Meta:
+        model = Customer
+        fields: list[str] = []
+
+    def filter_query(self, queryset: QuerySet[Customer], name: str, value: str) -> QuerySet[Customer]:
+        text = Q(name__icontains=value) | Q(abbreviation__icontains=value) | Q(slug__icontains=value)
+        return queryset.filter(_uuid_or_text(value, text))
+
+
+class ProjectFilter(django_filters.FilterSet):
+    customer_uuid = django_filters.UUIDFilter(field_name="customer__uuid")
+    customer = LinkFilter(field_name="customer__uuid")
+    name = django_filters.CharFilter(lookup_expr="icontains")
+    query = django_filters.CharFilter(method="filter_query")
+
+    class Meta:
+        model = Project
+        fields: list[str] = []
+
+    def filter_query(self, queryset: QuerySet[Project], name: str, value: str) -> QuerySet[Project]:
+        text = Q(name__icontains=value) | Q(slug__icontains=value) | Q(description__icontains=value)
+        return queryset.filter(_uuid_or_text(value, text))
+
+
+class _ReadOnlyViewSet(UUIDLookupMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    permission_classes = [ActionPolicyPermission]
+    action_policies = {"list": None, "retrieve": None}
+
+
+@extend_schema_view(**_read_schema(s.CustomerSerializer))
+class CustomerViewSet(_ReadOnlyViewSet):
+    """Organisations the caller has a role in, directly or through one of their projects."""
+
+    serializer_class = s.CustomerSerializer
+    filterset_class = CustomerFilter
+
+    def get_queryset(self):
+        visible = visible_customers_q(self.request.user)
+        queryset = Customer.objects.all()
+        # the role-through-project clause joins projects: filter by pk so rows never repeat
+        return queryset if visible is None else queryset.filter(pk__in=Customer.objects.filter(visible).values("pk"))
+
+
+@extend_schema_view(**_read_schema(s.ProjectSerializer))
+class ProjectViewSet(_ReadOnlyViewSet):
+    """Projects (not removed) the caller has a role in, directly or through the organisation."""
+
+    serializer_class = s.ProjectSerializer
+    filterset_class = ProjectFilter
+
+    def get_queryset(self):
+        visible = projects_visible_q(self.request.user)
+        queryset = Project.objects.select_related("customer").filter(is_removed=False)
+        return queryset if visible is None else queryset.filter(visible)
+
+
+def user_permissions(user) -> list[dict[str, Any]]:
+    """The user's active, unexpired roles with their scopes; one query per kind of scope."""
+    roles = list(
+        UserRole.objects.filter(user=user, is_active=True)
+        .filter(Q(expiration_time__isnull=True) | Q(expiration_time__gt=timezone.now()))
+        .select_related("role", "content_type")
+        .order_by("created", "id")
+    )
+    ids_by_type: dict[int, set[int]] = defaultdict(set)
+    for role in roles:
+        ids_by_type[role.content_type_id].add(role.object_id)
+    scopes: dict[tuple[int, int], Any] = {}
+    for content_type_id, ids in ids_by_type.items():
+        model = ContentType.objects.get_for_id(content_type_id).model_class()
+        if model is None:
+            continue
+        queryset = model._default_manager.filter(pk__in=ids)
+        if "customer" in {f.name for f in model._meta.concrete_fields}:
+            queryset = queryset.select_related("customer")
+        scopes.update({(content_type_id, obj.pk): obj for obj in queryset})
+    rows = []
+    for role in roles:
+        scope = scopes.get((role.content_type_id, role.object_id))
+        if scope is None:
+            continue
+        kind = role.content_type.model
+        customer = scope if kind == "customer" else getattr(scope, "customer", None)
+        rows.append(
+            {
+                "role_name": role.role.name,
+                "scope_type": kind,
+                "scope_uuid": scope.uuid,
+                "scope_name": getattr(scope, "name", str(scope)),
+                "customer_uuid": customer.uuid if customer is not None else None,
+                "customer_name": customer.name if customer is not None else None,
+                "project_uuid": scope.uuid if kind == "project" else None,
+                "project_name": scope.name if kind == "project" else None,
+                "expiration_time": role.expiration_time,
+            }
+        )
+    return rows
+
+
+@extend_schema_view(
+    retrieve=extend_schema(parameters=[FIELD_PARAM], responses=responses({200: s.UserMeSerializer}, 404))
+)
+class UserViewSet(UUIDLookupMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """The caller (users/me/, which site agents and health checks read) and, by profile uuid, themselves;
+    staff and support may read anyone's."""
+
+    serializer_class = s.UserMeSerializer
+    permission_classes = [ActionPolicyPermission]
+    action_policies = {"retrieve": None, "me": None}
+    lookup_field = "marketplace_profile__uuid"
+    lookup_url_kwarg = "uuid"
+
+    def get_queryset(self):
+        queryset = User.objects.select_related("marketplace_profile").filter(is_active=True)
+        return queryset if sees_everything(self.request.user) else queryset.filter(pk=self.request.user.pk)
+
+    def get_serializer(self, *args, **kwargs):
+        serializer = super().get_serializer(*args, **kwargs)
+        wanted = requested_fields(self.request)
+        if args and (not wanted or "permissions" in wanted):  # roles are read only when asked for
+            serializer.context["permissions"] = user_permissions(args[0])
+        return serializer
+
+    @extend_schema(parameters=[FIELD_PARAM], responses=responses({200: s.UserMeSerializer}))
+    @action(detail=False, methods=["get"])
+    def me(self, request):
+        UserProfile.objects.get_or_create(user=request.user)
+        return Response(self.get_serializer(self.get_queryset().get(pk=request.user.pk)).data)
