@@ -63,8 +63,8 @@ ACTIONS: dict[str, OrderAction] = {
             "set_state_erred", p.can_drive_order_provisioning, "set_state_erred", type_flag="set_state_erred"
         ),
         OrderAction("retry", p.can_retry_order, "retry", type_flag="retry"),
-        OrderAction("release_project", p.is_staff, "release_project"),
-        OrderAction("release_start_date", p.is_staff, "release_start_date"),
+        OrderAction("release_project", p.can_release_order, "release_project"),
+        OrderAction("release_start_date", p.can_release_order, "release_start_date"),
         OrderAction("cancel", p.can_cancel_order, "cancel", type_flag="cancel"),
         OrderAction("destroy", p.can_destroy_order, states=PENDING_REVIEW),
         OrderAction("unlink", p.can_unlink_order),

@@ -36,12 +36,10 @@ class OrderStateConflict(OrderError):
 
     status_code = 409
 
-    def __init__(self, action: str, current: str, valid: Iterable[str]) -> None:
+    def __init__(self, action: str, current: str, valid: Iterable[str], *, reason: str = "") -> None:
         self.valid_states = sorted(valid)
-        super().__init__(
-            f"Cannot {action.replace('_', ' ')} an order in state {current}. "
-            f"Valid states for operation: {', '.join(self.valid_states)}."
-        )
+        why = f"The {reason}." if reason else f"Valid states for operation: {', '.join(self.valid_states)}."
+        super().__init__(f"Cannot {action.replace('_', ' ')} an order in state {current}. {why}")
 
 
 class ResourceStateConflict(OrderError):

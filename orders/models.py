@@ -36,7 +36,14 @@ def validate_limits(value) -> None:
             raise ValidationError(f"Limit of {key!r} must not be negative.")
 
 
-class Resource(FSMModelMixin, TimeStamped):
+class ProtectedStateMixin:
+    """full_clean() re-assigns every field, which a protected FSM field refuses: leave state out."""
+
+    def clean_fields(self, exclude=None) -> None:
+        super().clean_fields(exclude={*(exclude or ()), "state"})
+
+
+class Resource(ProtectedStateMixin, FSMModelMixin, TimeStamped):
     uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     name = models.CharField(max_length=150, blank=True)
     slug = models.SlugField(max_length=150, blank=True)
@@ -83,7 +90,7 @@ class Resource(FSMModelMixin, TimeStamped):
         pass
 
 
-class Order(FSMModelMixin, TimeStamped):
+class Order(ProtectedStateMixin, FSMModelMixin, TimeStamped):
     uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     type = models.CharField(max_length=20, choices=OrderType.choices, default=OrderType.CREATE, db_index=True)
     state = FSMField(default=S.PENDING_CONSUMER, choices=S.choices, protected=True, db_index=True)
@@ -190,6 +197,8 @@ class Order(FSMModelMixin, TimeStamped):
 
     @transition(field=state, source=[S.PENDING_CONSUMER, S.PENDING_PROVIDER, S.ERRED], target=S.EXECUTING)
     def set_state_executing(self) -> None:
+        if self.state == S.ERRED:  # taken up again after a failure: a new attempt, like retry
+            self._start_new_attempt()
         self.completed_at = None
 
     @transition(field=state, source=S.EXECUTING, target=S.DONE)
@@ -204,6 +213,10 @@ class Order(FSMModelMixin, TimeStamped):
 
     @transition(field=state, source=S.ERRED, target=S.EXECUTING)
     def retry(self) -> None:
+        self._start_new_attempt()
+
+    def _start_new_attempt(self) -> None:
+        """Clear the last failure (seed 000) and count the attempt; stale task messages then skip."""
         self.error_message = self.error_traceback = ""
         self.error_is_transient = False
         self.error_updated_at = timezone.now()

@@ -108,6 +108,11 @@ def can_destroy_order(user, order: Any) -> bool:
     return has_consumer_permission(user, P.ORDER_DESTROY, order)
 
 
+def can_release_order(user, order: Any) -> bool:
+    """Move on an order waiting for a date before the periodic sweep does: staff only."""
+    return is_staff(user)
+
+
 def can_unlink_order(user, order: Any) -> bool:
     """Remove the order row without touching the backend: staff only."""
     return is_staff(user)

@@ -9,6 +9,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
+from offerings import agent_services
 from offerings.models import Offering
 from orders import services
 from orders.models import Order, OrderEvent
@@ -337,13 +338,22 @@ def test_every_project_model_is_registered():
         "permissions.Customer", "permissions.Project", "permissions.Role", "permissions.UserRole",
         "permissions.UserProfile", "offerings.ServiceProvider", "offerings.Category", "offerings.Offering",
         "offerings.OfferingComponent", "offerings.Plan", "orders.Order", "orders.Resource", "orders.OrderEvent",
+        "offerings.AgentIdentity", "offerings.AgentService", "offerings.AgentProcessor",
     }  # fmt: skip
+
+
+def register_agent(world) -> None:
+    manager = world.user("offering_manager")
+    identity, _ = agent_services.agent_identity_register(actor=manager, offering=world.slurm, name="agent-x")
+    service, _ = agent_services.agent_service_register(actor=manager, identity=identity, name="order_process")
+    agent_services.agent_processor_register(actor=manager, service=service, name="p", backend_type="mock")
 
 
 @pytest.mark.parametrize("label", sorted(m._meta.label for m in project_models()))
 def test_changelist_change_and_add_pages_of_every_model_render(staff_client, world, label):
     place(world)
     made(world, "erred")
+    register_agent(world)
     model = next(m for m in project_models() if m._meta.label == label)
     model_admin = admin.site._registry[model]
     info = (model._meta.app_label, model._meta.model_name)

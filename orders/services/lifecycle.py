@@ -10,9 +10,11 @@ from django.utils import timezone
 
 from orders.actions import ACTIONS
 from orders.approval import route_after_consumer
+from orders.exceptions import OrderStateConflict
 from orders.models import Order
 from orders.services.base import check_action, lock_order, run_transition
 from orders.services.resource_effects import move_resource
+from orders.states import OrderState as S
 from orders.states import OrderType
 from orders.states import ResourceState as R
 
@@ -28,12 +30,14 @@ def order_cancel(*, order: Order | int, actor: Any, comment: str = "") -> Order:
 
 def order_release_project(*, order: Order | int, actor: Any = None) -> Order:
     """The project has started: route the order on as after consumer approval."""
-    return run_transition(
-        order,
-        action="release_project",
-        actor=actor,
-        fire=lambda o: o.release_project(route=route_after_consumer(order=o, today=timezone.localdate())),
-    )
+
+    def fire(o: Order) -> None:
+        route = route_after_consumer(order=o, today=timezone.localdate())
+        if route == S.PENDING_PROJECT:
+            raise OrderStateConflict("release_project", o.state, [], reason=f"project starts on {o.project.start_date}")
+        o.release_project(route=route)
+
+    return run_transition(order, action="release_project", actor=actor, fire=fire)
 
 
 def order_release_start_date(*, order: Order | int, actor: Any = None) -> Order:
