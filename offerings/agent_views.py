@@ -8,6 +8,7 @@ from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
+from marketplace.api.bodies import validated
 from marketplace.api.lookups import UUIDLookupMixin, parse_uuid
 from marketplace.api.schema import responses
 from offerings import agent_services
@@ -77,9 +78,8 @@ class AgentIdentityViewSet(
         return filter_side(self.request.user, queryset, "provider")
 
     def _register(self, request, identity: AgentIdentity | None) -> Response:
-        body = AgentIdentityRequestSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
-        data = dict(body.validated_data)
+        data = validated(AgentIdentityRequestSerializer, request)
+        data = dict(data)
         offering_uuid = parse_uuid(data.pop("offering"))
         offerings = filter_side(request.user, Offering.objects.select_related("customer"), "provider", lookup="")
         offering = offerings.filter(uuid=offering_uuid).first() if offering_uuid else None
@@ -114,11 +114,10 @@ class AgentIdentityViewSet(
     )
     @action(detail=True, methods=["post"])
     def register_service(self, request, uuid=None):
-        body = AgentServiceRequestSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
+        data = validated(AgentServiceRequestSerializer, request)
         service, created = agent_services.agent_service_register(
-            actor=request.user, identity=self.get_object(), name=body.validated_data["name"],
-            mode=body.validated_data.get("mode") or "",
+            actor=request.user, identity=self.get_object(), name=data["name"],
+            mode=data.get("mode") or "",
         )  # fmt: skip
         return _created(service, AgentServiceSerializer, self.get_serializer_context(), created)
 
@@ -144,9 +143,7 @@ class AgentServiceViewSet(UUIDLookupMixin, mixins.ListModelMixin, mixins.Retriev
     )
     @action(detail=True, methods=["post"])
     def register_processor(self, request, uuid=None):
-        body = AgentProcessorRequestSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
-        data = body.validated_data
+        data = validated(AgentProcessorRequestSerializer, request)
         processor, created = agent_services.agent_processor_register(
             actor=request.user, service=self.get_object(), name=data["name"], backend_type=data["backend_type"],
             backend_version=data.get("backend_version") or "",

@@ -8,6 +8,7 @@ from rest_framework import mixins, serializers, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
+from marketplace.api.bodies import validated
 from marketplace.api.lookups import UUIDLookupMixin, parse_uuid
 from marketplace.api.schema import responses
 from offerings.models import Plan
@@ -59,9 +60,8 @@ class ResourceViewSet(_ResourceViewSet):
     )
     @action(detail=True, methods=["post"])
     def terminate(self, request, uuid=None):
-        body = r.ResourceTerminateSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
-        order = services.resource_terminate(actor=request.user, resource=self.get_object(), **body.validated_data)
+        data = validated(r.ResourceTerminateSerializer, request)
+        order = services.resource_terminate(actor=request.user, resource=self.get_object(), **data)
         return _order_placed(order)
 
     @extend_schema(
@@ -69,9 +69,8 @@ class ResourceViewSet(_ResourceViewSet):
     )
     @action(detail=True, methods=["post"])
     def update_limits(self, request, uuid=None):
-        body = r.ResourceLimitsSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
-        order = services.resource_update_limits(actor=request.user, resource=self.get_object(), **body.validated_data)
+        data = validated(r.ResourceLimitsSerializer, request)
+        order = services.resource_update_limits(actor=request.user, resource=self.get_object(), **data)
         return _order_placed(order)
 
     @extend_schema(
@@ -79,10 +78,9 @@ class ResourceViewSet(_ResourceViewSet):
     )
     @action(detail=True, methods=["post"])
     def switch_plan(self, request, uuid=None):
-        body = r.ResourceSwitchPlanSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
+        data = validated(r.ResourceSwitchPlanSerializer, request)
         resource = self.get_object()
-        plan = Plan.objects.filter(uuid=parse_uuid(body.validated_data["plan"]), offering=resource.offering).first()
+        plan = Plan.objects.filter(uuid=parse_uuid(data["plan"]), offering=resource.offering).first()
         if plan is None:
             raise serializers.ValidationError({"plan": ["This plan is not available for selected offering."]})
         return _order_placed(services.resource_switch_plan(actor=request.user, resource=resource, plan=plan))
@@ -113,17 +111,13 @@ class ProviderResourceViewSet(_ResourceViewSet):
     @extend_schema(request=r.ResourceBackendIdSerializer, responses=responses({200: StatusSerializer}, 400, 403, 404))
     @action(detail=True, methods=["post"])
     def set_backend_id(self, request, uuid=None):
-        body = r.ResourceBackendIdSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
-        changed = services.resource_set_backend_id(
-            resource=self.get_object(), actor=request.user, **body.validated_data
-        )
+        data = validated(r.ResourceBackendIdSerializer, request)
+        changed = services.resource_set_backend_id(resource=self.get_object(), actor=request.user, **data)
         return Response({"status": f"Resource backend_id has {'been' if changed else 'not been'} changed."})
 
     @extend_schema(request=r.ResourceLimitsSerializer, responses=responses({200: StatusSerializer}, 400, 403, 404))
     @action(detail=True, methods=["post"])
     def set_limits(self, request, uuid=None):
-        body = r.ResourceLimitsSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
-        services.resource_set_limits(resource=self.get_object(), actor=request.user, **body.validated_data)
+        data = validated(r.ResourceLimitsSerializer, request)
+        services.resource_set_limits(resource=self.get_object(), actor=request.user, **data)
         return Response({"status": "Resource limits have been set."})

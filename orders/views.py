@@ -11,6 +11,7 @@ from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
+from marketplace.api.bodies import validated
 from marketplace.api.lookups import UUIDLookupMixin
 from marketplace.api.representation import joins_for, requested_fields
 from marketplace.api.schema import FIELD_PARAM, responses
@@ -85,18 +86,15 @@ class OrderViewSet(
         return super().list(request, *args, **kwargs)
 
     def create(self, request, *args, **kwargs):
-        body = i.OrderCreateSerializer(data=request.data, context=self.get_serializer_context())
-        body.is_valid(raise_exception=True)
-        data = dict(body.validated_data)
+        data = validated(i.OrderCreateSerializer, request, context=self.get_serializer_context())
         data.pop("accepting_terms_of_service", None)
         order = services.order_create(actor=request.user, **data)
         order = selectors.order_list_for(request.user).get(pk=order.pk)
         return Response(self.get_serializer(order).data, status=status.HTTP_201_CREATED)
 
     def update(self, request, *args, **kwargs):
-        body = i.OrderUpdateSerializer(data=request.data, partial=kwargs.get("partial", False))
-        body.is_valid(raise_exception=True)
-        order = services.order_update(order=self.get_object(), actor=request.user, **body.validated_data)
+        data = validated(i.OrderUpdateSerializer, request, partial=kwargs.get("partial", False))
+        order = services.order_update(order=self.get_object(), actor=request.user, **data)
         return Response(i.OrderUpdateSerializer(order).data)
 
     def partial_update(self, request, *args, **kwargs):
@@ -117,26 +115,23 @@ class OrderViewSet(
     @extend_schema(request=i.ApproveByProviderSerializer, responses=responses({200: DETAIL}, 400, 403, 404, 409))
     @action(detail=True, methods=["post"])
     def approve_by_provider(self, request, uuid=None):
-        body = i.ApproveByProviderSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
-        order = services.order_approve_by_provider(order=self.get_object(), actor=request.user, **body.validated_data)
+        data = validated(i.ApproveByProviderSerializer, request)
+        order = services.order_approve_by_provider(order=self.get_object(), actor=request.user, **data)
         return _detail(APPROVED_DETAIL[order.state])
 
     @extend_schema(request=i.RejectByConsumerSerializer, responses=responses({200: DETAIL}, 400, 403, 404, 409))
     @action(detail=True, methods=["post"])
     def reject_by_consumer(self, request, uuid=None):
-        body = i.RejectByConsumerSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
-        comment = body.validated_data["consumer_rejection_comment"] or body.validated_data["error_message"]
+        data = validated(i.RejectByConsumerSerializer, request)
+        comment = data["consumer_rejection_comment"] or data["error_message"]
         services.order_reject_by_consumer(order=self.get_object(), actor=request.user, comment=comment)
         return _detail("Order has been rejected.")
 
     @extend_schema(request=i.RejectByProviderSerializer, responses=responses({200: DETAIL}, 400, 403, 404, 409))
     @action(detail=True, methods=["post"])
     def reject_by_provider(self, request, uuid=None):
-        body = i.RejectByProviderSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
-        comment = body.validated_data["provider_rejection_comment"]
+        data = validated(i.RejectByProviderSerializer, request)
+        comment = data["provider_rejection_comment"]
         services.order_reject_by_provider(order=self.get_object(), actor=request.user, comment=comment)
         return _detail("Order has been rejected.")
 
@@ -157,9 +152,8 @@ class OrderViewSet(
     @extend_schema(request=i.SetStateErredSerializer, responses=responses({200: DETAIL}, 400, 403, 404, 405, 409))
     @action(detail=True, methods=["post"])
     def set_state_erred(self, request, uuid=None):
-        body = i.SetStateErredSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
-        services.order_set_state_erred(order=self.get_object(), actor=request.user, **body.validated_data)
+        data = validated(i.SetStateErredSerializer, request)
+        services.order_set_state_erred(order=self.get_object(), actor=request.user, **data)
         return _detail("Order is erred.")
 
     @extend_schema(request=None, responses=responses({200: DETAIL}, 403, 404, 405, 409))
@@ -171,9 +165,8 @@ class OrderViewSet(
     @extend_schema(request=i.CancelSerializer, responses=responses({202: DETAIL}, 400, 403, 404, 405, 409))
     @action(detail=True, methods=["post"])
     def cancel(self, request, uuid=None):
-        body = i.CancelSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
-        comment = body.validated_data["termination_comment"]
+        data = validated(i.CancelSerializer, request)
+        comment = data["termination_comment"]
         services.order_cancel(order=self.get_object(), actor=request.user, comment=comment)
         return _detail("Order has been canceled.", status.HTTP_202_ACCEPTED)
 
@@ -188,9 +181,8 @@ class OrderViewSet(
     @extend_schema(request=i.BackendIdSerializer, responses=responses({200: i.StatusSerializer}, 400, 403, 404))
     @action(detail=True, methods=["post"])
     def set_backend_id(self, request, uuid=None):
-        body = i.BackendIdSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
-        changed = services.order_set_backend_id(order=self.get_object(), actor=request.user, **body.validated_data)
+        data = validated(i.BackendIdSerializer, request)
+        changed = services.order_set_backend_id(order=self.get_object(), actor=request.user, **data)
         return Response({"status": f"Order backend_id has {'been' if changed else 'not been'} changed."})
 
     @extend_schema(
@@ -199,10 +191,9 @@ class OrderViewSet(
     )
     @action(detail=True, methods=["post"])
     def update_attachment(self, request, uuid=None):
-        body = i.AttachmentSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
+        data = validated(i.AttachmentSerializer, request)
         order = services.order_set_attachment(
-            order=self.get_object(), actor=request.user, attachment=body.validated_data["attachment"]
+            order=self.get_object(), actor=request.user, attachment=data["attachment"]
         )
         url = request.build_absolute_uri(order.attachment.url) if order.attachment else None
         return Response({"attachment": url})
@@ -219,9 +210,7 @@ class OrderViewSet(
     )
     @action(detail=True, methods=["post"])
     def set_consumer_info(self, request, uuid=None):
-        body = i.ConsumerInfoSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
-        data = body.validated_data
+        data = validated(i.ConsumerInfoSerializer, request)
         services.order_set_consumer_info(
             order=self.get_object(), actor=request.user, message=data["consumer_message"],
             attachment=data.get("consumer_message_attachment"),
@@ -234,9 +223,7 @@ class OrderViewSet(
     )
     @action(detail=True, methods=["post"])
     def set_provider_info(self, request, uuid=None):
-        body = i.ProviderInfoSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
-        data = body.validated_data
+        data = validated(i.ProviderInfoSerializer, request)
         services.order_set_provider_info(
             order=self.get_object(), actor=request.user, message=data["provider_message"],
             url=data["provider_message_url"], attachment=data.get("provider_message_attachment"),
