@@ -15,3 +15,5 @@ urlpatterns = [
     path("api/", include("permissions.urls")),
     path("api/version/", VersionView.as_view(), name="version"),
 ]
+
+handler404 = "marketplace.api.errors.not_found"

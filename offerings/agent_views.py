@@ -10,7 +10,7 @@ from rest_framework.response import Response
 
 from marketplace.api.bodies import validated
 from marketplace.api.lookups import UUIDLookupMixin, parse_uuid
-from marketplace.api.schema import responses
+from marketplace.api.schema import list_and_retrieve, responses
 from offerings import agent_services
 from offerings.agent_models import AgentIdentity, AgentProcessor, AgentService
 from offerings.agent_serializers import (
@@ -51,8 +51,7 @@ def _created(obj, serializer_class, context, created: bool) -> Response:
 
 
 @extend_schema_view(
-    list=extend_schema(responses=responses({200: AgentIdentitySerializer(many=True)}, 400)),
-    retrieve=extend_schema(responses=responses({200: AgentIdentitySerializer}, 404)),
+    **list_and_retrieve(AgentIdentitySerializer, params=False),
     destroy=extend_schema(responses=responses({204: None}, 403, 404)),
 )
 class AgentIdentityViewSet(
@@ -114,17 +113,17 @@ class AgentIdentityViewSet(
     )
     @action(detail=True, methods=["post"])
     def register_service(self, request, uuid=None):
+        identity = self.get_object()
         data = validated(AgentServiceRequestSerializer, request)
         service, created = agent_services.agent_service_register(
-            actor=request.user, identity=self.get_object(), name=data["name"],
+            actor=request.user, identity=identity, name=data["name"],
             mode=data.get("mode") or "",
         )  # fmt: skip
         return _created(service, AgentServiceSerializer, self.get_serializer_context(), created)
 
 
 @extend_schema_view(
-    list=extend_schema(responses=responses({200: AgentServiceSerializer(many=True)}, 400)),
-    retrieve=extend_schema(responses=responses({200: AgentServiceSerializer}, 404)),
+    **list_and_retrieve(AgentServiceSerializer, params=False),
 )
 class AgentServiceViewSet(UUIDLookupMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     serializer_class = AgentServiceSerializer
@@ -143,17 +142,17 @@ class AgentServiceViewSet(UUIDLookupMixin, mixins.ListModelMixin, mixins.Retriev
     )
     @action(detail=True, methods=["post"])
     def register_processor(self, request, uuid=None):
+        service = self.get_object()
         data = validated(AgentProcessorRequestSerializer, request)
         processor, created = agent_services.agent_processor_register(
-            actor=request.user, service=self.get_object(), name=data["name"], backend_type=data["backend_type"],
+            actor=request.user, service=service, name=data["name"], backend_type=data["backend_type"],
             backend_version=data.get("backend_version") or "",
         )  # fmt: skip
         return _created(processor, AgentProcessorSerializer, self.get_serializer_context(), created)
 
 
 @extend_schema_view(
-    list=extend_schema(responses=responses({200: AgentProcessorSerializer(many=True)}, 400)),
-    retrieve=extend_schema(responses=responses({200: AgentProcessorSerializer}, 404)),
+    **list_and_retrieve(AgentProcessorSerializer, params=False),
 )
 class AgentProcessorViewSet(UUIDLookupMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     serializer_class = AgentProcessorSerializer

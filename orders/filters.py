@@ -6,7 +6,7 @@ import django_filters
 from django.contrib.contenttypes.models import ContentType
 from django.db.models import Q, QuerySet
 
-from marketplace.api.filters import LinkFilter, RepeatedCharFilter
+from marketplace.api.filters import LinkFilter, RepeatedCharFilter, RepeatedOrderingFilter
 from marketplace.api.lookups import parse_uuid
 from offerings.models import Offering
 from orders.models import Order, Resource
@@ -42,7 +42,7 @@ class OrderFilter(django_filters.FilterSet):
     can_approve_as_consumer = django_filters.BooleanFilter(method="filter_can_approve_as_consumer")
     can_approve_as_provider = django_filters.BooleanFilter(method="filter_can_approve_as_provider")
     was_auto_approved = django_filters.BooleanFilter(method="filter_was_auto_approved")
-    o = django_filters.OrderingFilter(
+    o = RepeatedOrderingFilter(
         fields=("created", "cost", "state", "consumer_reviewed_at"),
         help_text="Ordering; repeatable, prefix with - for descending.",
     )
@@ -110,7 +110,7 @@ class ResourceFilter(django_filters.FilterSet):
     backend_id = django_filters.CharFilter()
     name = django_filters.CharFilter(lookup_expr="icontains")
     query = django_filters.CharFilter(method="filter_query")
-    o = django_filters.OrderingFilter(fields=("created", "name", "state"))
+    o = RepeatedOrderingFilter(fields=("created", "name", "state"))
 
     class Meta:
         model = Resource

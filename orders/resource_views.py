@@ -10,7 +10,7 @@ from rest_framework.response import Response
 
 from marketplace.api.bodies import validated
 from marketplace.api.lookups import UUIDLookupMixin, parse_uuid
-from marketplace.api.schema import responses
+from marketplace.api.schema import list_and_retrieve, responses
 from offerings.models import Plan
 from orders import selectors, services
 from orders.filters import ResourceFilter
@@ -20,9 +20,6 @@ from permissions import policies
 from permissions.drf import ActionPolicyPermission
 from permissions.scoping import filter_side
 from permissions.team import project_team
-
-_READ = extend_schema(responses=responses({200: r.ResourceSerializer}, 404))
-_LIST = extend_schema(responses=responses({200: r.ResourceSerializer(many=True)}, 400))
 
 
 class _ResourceViewSet(UUIDLookupMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
@@ -43,7 +40,7 @@ def _order_placed(order) -> Response:
     return Response({"order_uuid": order.uuid.hex})
 
 
-@extend_schema_view(list=_LIST, retrieve=_READ)
+@extend_schema_view(**list_and_retrieve(r.ResourceSerializer))
 class ResourceViewSet(_ResourceViewSet):
     """Resources of the caller's projects; changes are requested by placing orders."""
 
@@ -60,8 +57,9 @@ class ResourceViewSet(_ResourceViewSet):
     )
     @action(detail=True, methods=["post"])
     def terminate(self, request, uuid=None):
+        resource = self.get_object()
         data = validated(r.ResourceTerminateSerializer, request)
-        order = services.resource_terminate(actor=request.user, resource=self.get_object(), **data)
+        order = services.resource_terminate(actor=request.user, resource=resource, **data)
         return _order_placed(order)
 
     @extend_schema(
@@ -69,8 +67,9 @@ class ResourceViewSet(_ResourceViewSet):
     )
     @action(detail=True, methods=["post"])
     def update_limits(self, request, uuid=None):
+        resource = self.get_object()
         data = validated(r.ResourceLimitsSerializer, request)
-        order = services.resource_update_limits(actor=request.user, resource=self.get_object(), **data)
+        order = services.resource_update_limits(actor=request.user, resource=resource, **data)
         return _order_placed(order)
 
     @extend_schema(
@@ -78,15 +77,16 @@ class ResourceViewSet(_ResourceViewSet):
     )
     @action(detail=True, methods=["post"])
     def switch_plan(self, request, uuid=None):
-        data = validated(r.ResourceSwitchPlanSerializer, request)
         resource = self.get_object()
+        data = validated(r.ResourceSwitchPlanSerializer, request)
+        resource = resource
         plan = Plan.objects.filter(uuid=parse_uuid(data["plan"]), offering=resource.offering).first()
         if plan is None:
             raise serializers.ValidationError({"plan": ["This plan is not available for selected offering."]})
         return _order_placed(services.resource_switch_plan(actor=request.user, resource=resource, plan=plan))
 
 
-@extend_schema_view(list=_LIST, retrieve=_READ)
+@extend_schema_view(**list_and_retrieve(r.ResourceSerializer))
 class ProviderResourceViewSet(_ResourceViewSet):
     """Resources of the caller's offerings, as the provider (and its site agent) sees them."""
 
@@ -111,13 +111,15 @@ class ProviderResourceViewSet(_ResourceViewSet):
     @extend_schema(request=r.ResourceBackendIdSerializer, responses=responses({200: StatusSerializer}, 400, 403, 404))
     @action(detail=True, methods=["post"])
     def set_backend_id(self, request, uuid=None):
+        resource = self.get_object()
         data = validated(r.ResourceBackendIdSerializer, request)
-        changed = services.resource_set_backend_id(resource=self.get_object(), actor=request.user, **data)
+        changed = services.resource_set_backend_id(resource=resource, actor=request.user, **data)
         return Response({"status": f"Resource backend_id has {'been' if changed else 'not been'} changed."})
 
     @extend_schema(request=r.ResourceLimitsSerializer, responses=responses({200: StatusSerializer}, 400, 403, 404))
     @action(detail=True, methods=["post"])
     def set_limits(self, request, uuid=None):
+        resource = self.get_object()
         data = validated(r.ResourceLimitsSerializer, request)
-        services.resource_set_limits(resource=self.get_object(), actor=request.user, **data)
+        services.resource_set_limits(resource=resource, actor=request.user, **data)
         return Response({"status": "Resource limits have been set."})

@@ -28,7 +28,8 @@ ORDER_JOINS = (
 
 def order_list_for(user, *, joins: tuple[str, ...] = ORDER_JOINS) -> QuerySet[Order]:
     """Orders the user may see, joined for the representation."""
-    return filter_visible(user, Order.objects.select_related(*joins))
+    queryset = Order.objects.select_related(*joins) if joins else Order.objects.all()  # () would join every FK
+    return filter_visible(user, queryset)
 
 
 def resource_list_for(user) -> QuerySet[Resource]:

@@ -14,7 +14,7 @@ from rest_framework.response import Response
 from marketplace.api.bodies import validated
 from marketplace.api.lookups import UUIDLookupMixin
 from marketplace.api.representation import joins_for, requested_fields
-from marketplace.api.schema import FIELD_PARAM, responses
+from marketplace.api.schema import FIELD_PARAM, list_and_retrieve, responses
 from offerings.models import Offering
 from offerings.selectors import offering_details
 from offerings.serializers import PublicOfferingDetailsSerializer
@@ -43,8 +43,7 @@ def _detail(message: str, code: int = status.HTTP_200_OK) -> Response:
 
 
 @extend_schema_view(
-    list=extend_schema(parameters=[FIELD_PARAM], responses=responses({200: OrderDetailsSerializer(many=True)}, 400)),
-    retrieve=extend_schema(parameters=[FIELD_PARAM], responses=responses({200: OrderDetailsSerializer}, 404)),
+    **list_and_retrieve(OrderDetailsSerializer),
     create=extend_schema(request=i.OrderCreateSerializer, responses=responses({201: OrderDetailsSerializer}, 400, 403)),
     destroy=extend_schema(responses=responses({204: None}, 403, 404, 409)),
     update=extend_schema(request=i.OrderUpdateSerializer, responses=UPDATE_RESPONSES),
@@ -93,8 +92,9 @@ class OrderViewSet(
         return Response(self.get_serializer(order).data, status=status.HTTP_201_CREATED)
 
     def update(self, request, *args, **kwargs):
+        order = self.get_object()
         data = validated(i.OrderUpdateSerializer, request, partial=kwargs.get("partial", False))
-        order = services.order_update(order=self.get_object(), actor=request.user, **data)
+        order = services.order_update(order=order, actor=request.user, **data)
         return Response(i.OrderUpdateSerializer(order).data)
 
     def partial_update(self, request, *args, **kwargs):
@@ -115,24 +115,27 @@ class OrderViewSet(
     @extend_schema(request=i.ApproveByProviderSerializer, responses=responses({200: DETAIL}, 400, 403, 404, 409))
     @action(detail=True, methods=["post"])
     def approve_by_provider(self, request, uuid=None):
+        order = self.get_object()
         data = validated(i.ApproveByProviderSerializer, request)
-        order = services.order_approve_by_provider(order=self.get_object(), actor=request.user, **data)
+        order = services.order_approve_by_provider(order=order, actor=request.user, **data)
         return _detail(APPROVED_DETAIL[order.state])
 
     @extend_schema(request=i.RejectByConsumerSerializer, responses=responses({200: DETAIL}, 400, 403, 404, 409))
     @action(detail=True, methods=["post"])
     def reject_by_consumer(self, request, uuid=None):
+        order = self.get_object()
         data = validated(i.RejectByConsumerSerializer, request)
         comment = data["consumer_rejection_comment"] or data["error_message"]
-        services.order_reject_by_consumer(order=self.get_object(), actor=request.user, comment=comment)
+        services.order_reject_by_consumer(order=order, actor=request.user, comment=comment)
         return _detail("Order has been rejected.")
 
     @extend_schema(request=i.RejectByProviderSerializer, responses=responses({200: DETAIL}, 400, 403, 404, 409))
     @action(detail=True, methods=["post"])
     def reject_by_provider(self, request, uuid=None):
+        order = self.get_object()
         data = validated(i.RejectByProviderSerializer, request)
         comment = data["provider_rejection_comment"]
-        services.order_reject_by_provider(order=self.get_object(), actor=request.user, comment=comment)
+        services.order_reject_by_provider(order=order, actor=request.user, comment=comment)
         return _detail("Order has been rejected.")
 
     # --- provisioning -------------------------------------------------------------------------
@@ -152,8 +155,9 @@ class OrderViewSet(
     @extend_schema(request=i.SetStateErredSerializer, responses=responses({200: DETAIL}, 400, 403, 404, 405, 409))
     @action(detail=True, methods=["post"])
     def set_state_erred(self, request, uuid=None):
+        order = self.get_object()
         data = validated(i.SetStateErredSerializer, request)
-        services.order_set_state_erred(order=self.get_object(), actor=request.user, **data)
+        services.order_set_state_erred(order=order, actor=request.user, **data)
         return _detail("Order is erred.")
 
     @extend_schema(request=None, responses=responses({200: DETAIL}, 403, 404, 405, 409))
@@ -165,9 +169,10 @@ class OrderViewSet(
     @extend_schema(request=i.CancelSerializer, responses=responses({202: DETAIL}, 400, 403, 404, 405, 409))
     @action(detail=True, methods=["post"])
     def cancel(self, request, uuid=None):
+        order = self.get_object()
         data = validated(i.CancelSerializer, request)
         comment = data["termination_comment"]
-        services.order_cancel(order=self.get_object(), actor=request.user, comment=comment)
+        services.order_cancel(order=order, actor=request.user, comment=comment)
         return _detail("Order has been canceled.", status.HTTP_202_ACCEPTED)
 
     @extend_schema(request=None, responses=responses({204: None}, 403, 404))
@@ -181,8 +186,9 @@ class OrderViewSet(
     @extend_schema(request=i.BackendIdSerializer, responses=responses({200: i.StatusSerializer}, 400, 403, 404))
     @action(detail=True, methods=["post"])
     def set_backend_id(self, request, uuid=None):
+        order = self.get_object()
         data = validated(i.BackendIdSerializer, request)
-        changed = services.order_set_backend_id(order=self.get_object(), actor=request.user, **data)
+        changed = services.order_set_backend_id(order=order, actor=request.user, **data)
         return Response({"status": f"Order backend_id has {'been' if changed else 'not been'} changed."})
 
     @extend_schema(
@@ -191,10 +197,9 @@ class OrderViewSet(
     )
     @action(detail=True, methods=["post"])
     def update_attachment(self, request, uuid=None):
+        order = self.get_object()
         data = validated(i.AttachmentSerializer, request)
-        order = services.order_set_attachment(
-            order=self.get_object(), actor=request.user, attachment=data["attachment"]
-        )
+        order = services.order_set_attachment(order=order, actor=request.user, attachment=data["attachment"])
         url = request.build_absolute_uri(order.attachment.url) if order.attachment else None
         return Response({"attachment": url})
 
@@ -210,9 +215,10 @@ class OrderViewSet(
     )
     @action(detail=True, methods=["post"])
     def set_consumer_info(self, request, uuid=None):
+        order = self.get_object()
         data = validated(i.ConsumerInfoSerializer, request)
         services.order_set_consumer_info(
-            order=self.get_object(), actor=request.user, message=data["consumer_message"],
+            order=order, actor=request.user, message=data["consumer_message"],
             attachment=data.get("consumer_message_attachment"),
         )  # fmt: skip
         return _detail("Consumer info has been saved.")
@@ -223,9 +229,10 @@ class OrderViewSet(
     )
     @action(detail=True, methods=["post"])
     def set_provider_info(self, request, uuid=None):
+        order = self.get_object()
         data = validated(i.ProviderInfoSerializer, request)
         services.order_set_provider_info(
-            order=self.get_object(), actor=request.user, message=data["provider_message"],
+            order=order, actor=request.user, message=data["provider_message"],
             url=data["provider_message_url"], attachment=data.get("provider_message_attachment"),
         )  # fmt: skip
         return _detail("Provider info has been saved.")

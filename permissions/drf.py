@@ -16,7 +16,10 @@ class ActionPolicyPermission(BasePermission):
     def has_permission(self, request, view) -> bool:
         if not (request.user and request.user.is_authenticated):
             return False
-        return getattr(view, "action", None) in getattr(view, "action_policies", {})
+        action = getattr(view, "action", None)
+        if action is None:  # a method this route does not serve: let DRF answer 405
+            return True
+        return action in getattr(view, "action_policies", {})
 
     def has_object_permission(self, request, view, obj) -> bool:
         policy = view.action_policies[view.action]

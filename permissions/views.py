@@ -22,19 +22,12 @@ from rest_framework.response import Response
 from marketplace.api.filters import LinkFilter
 from marketplace.api.lookups import UUIDLookupMixin, parse_uuid
 from marketplace.api.representation import requested_fields
-from marketplace.api.schema import FIELD_PARAM, responses
+from marketplace.api.schema import FIELD_PARAM, list_and_retrieve, responses
 from permissions import serializers as s
 from permissions.drf import ActionPolicyPermission
 from permissions.models import Customer, Project, UserProfile, UserRole
 from permissions.policies import sees_everything
 from permissions.scoping import projects_visible_q, visible_customers_q
-
-
-def _read_schema(serializer) -> dict:
-    return {
-        "list": extend_schema(parameters=[FIELD_PARAM], responses=responses({200: serializer(many=True)}, 400, 404)),
-        "retrieve": extend_schema(parameters=[FIELD_PARAM], responses=responses({200: serializer}, 404)),
-    }
 
 
 def _uuid_or_text(value: str, text: Q) -> Q:
@@ -77,7 +70,7 @@ class _ReadOnlyViewSet(UUIDLookupMixin, mixins.ListModelMixin, mixins.RetrieveMo
     action_policies = {"list": None, "retrieve": None}
 
 
-@extend_schema_view(**_read_schema(s.CustomerSerializer))
+@extend_schema_view(**list_and_retrieve(s.CustomerSerializer))
 class CustomerViewSet(_ReadOnlyViewSet):
     """Organisations the caller has a role in, directly or through one of their projects."""
 
@@ -91,7 +84,7 @@ class CustomerViewSet(_ReadOnlyViewSet):
         return queryset if visible is None else queryset.filter(pk__in=Customer.objects.filter(visible).values("pk"))
 
 
-@extend_schema_view(**_read_schema(s.ProjectSerializer))
+@extend_schema_view(**list_and_retrieve(s.ProjectSerializer))
 class ProjectViewSet(_ReadOnlyViewSet):
     """Projects (not removed) the caller has a role in, directly or through the organisation."""
 

@@ -47,3 +47,18 @@ class LinkFilter(django_filters.Filter):
     """`?offering=<url or uuid>` filters on `<field_name>` (a uuid field)."""
 
     field_class = LinkUUIDField
+
+
+class RepeatedOrderingFilter(django_filters.OrderingFilter):
+    """`?o=state&o=-created` (or `?o=state,-created`) sorts by state, then newest first: in the order given.
+
+    django-filter validates the values (unknown ones are a 400) but keeps them in a set, losing the order.
+    """
+
+    def filter(self, qs, value):
+        if value in (None, "", []):
+            return super().filter(qs, value)
+        data = self.parent.data
+        raw = data.getlist(self.field_name) if hasattr(data, "getlist") else [data.get(self.field_name)]
+        in_order = [part.strip() for item in raw if item for part in str(item).split(",") if part.strip()]
+        return super().filter(qs, in_order)

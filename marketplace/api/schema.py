@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, inline_serializer
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers
 
 ERROR = inline_serializer(
@@ -31,3 +31,12 @@ def errors(*codes: int) -> dict[int, OpenApiResponse]:
 def responses(ok: dict[int, Any], *codes: int) -> dict[int, Any]:
     """Success responses plus the error codes, always with 401 (token auth)."""
     return {**ok, **errors(401, *codes)}
+
+
+def list_and_retrieve(serializer, *, params: bool = True) -> dict[str, Any]:
+    """extend_schema_view kwargs for list (400 bad filter, 404 page beyond the last) and retrieve (404)."""
+    parameters = [FIELD_PARAM] if params else []
+    return {
+        "list": extend_schema(parameters=parameters, responses=responses({200: serializer(many=True)}, 400, 404)),
+        "retrieve": extend_schema(parameters=parameters, responses=responses({200: serializer}, 404)),
+    }

@@ -11,20 +11,11 @@ from rest_framework.response import Response
 
 from marketplace.api.lookups import UUID_PATTERN, UUIDLookupMixin, parse_uuid
 from marketplace.api.representation import requested_fields
-from marketplace.api.schema import FIELD_PARAM, responses
+from marketplace.api.schema import FIELD_PARAM, list_and_retrieve, responses
 from offerings import selectors as scoping
 from offerings import serializers as s
 from offerings.filters import CategoryFilter, OfferingFilter, PlanFilter, ServiceProviderFilter
 from permissions.drf import ActionPolicyPermission
-
-
-def read_schema(serializer, *, params: bool = True) -> dict:
-    """list/retrieve documentation of a read-only viewset."""
-    parameters = [FIELD_PARAM] if params else []
-    return {
-        "list": extend_schema(parameters=parameters, responses=responses({200: serializer(many=True)}, 400, 404)),
-        "retrieve": extend_schema(parameters=parameters, responses=responses({200: serializer}, 404)),
-    }
 
 
 class ReadOnlyViewSet(UUIDLookupMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
@@ -32,7 +23,7 @@ class ReadOnlyViewSet(UUIDLookupMixin, mixins.ListModelMixin, mixins.RetrieveMod
     action_policies = {"list": None, "retrieve": None}
 
 
-@extend_schema_view(**read_schema(s.CategorySerializer))
+@extend_schema_view(**list_and_retrieve(s.CategorySerializer))
 class CategoryViewSet(ReadOnlyViewSet):
     serializer_class = s.CategorySerializer
     filterset_class = CategoryFilter
@@ -41,7 +32,7 @@ class CategoryViewSet(ReadOnlyViewSet):
         return scoping.categories_for(self.request.user)
 
 
-@extend_schema_view(**read_schema(s.PublicOfferingDetailsSerializer))
+@extend_schema_view(**list_and_retrieve(s.PublicOfferingDetailsSerializer))
 class PublicOfferingViewSet(ReadOnlyViewSet):
     """Offerings anyone signed in may order from, and their plans (the order's `plan` hyperlink)."""
 
@@ -72,7 +63,7 @@ class PublicOfferingViewSet(ReadOnlyViewSet):
         return Response(s.PublicPlanSerializer(plan, context=self.get_serializer_context()).data)
 
 
-@extend_schema_view(**read_schema(s.ProviderPlanSerializer))
+@extend_schema_view(**list_and_retrieve(s.ProviderPlanSerializer))
 class PlanViewSet(ReadOnlyViewSet):
     """Plans by their own uuid (the site agent reads plan quotas here, with a dashed uuid)."""
 
@@ -83,7 +74,7 @@ class PlanViewSet(ReadOnlyViewSet):
         return scoping.plans_for(self.request.user)
 
 
-@extend_schema_view(**read_schema(s.ServiceProviderSerializer))
+@extend_schema_view(**list_and_retrieve(s.ServiceProviderSerializer))
 class ServiceProviderViewSet(ReadOnlyViewSet):
     serializer_class = s.ServiceProviderSerializer
     filterset_class = ServiceProviderFilter

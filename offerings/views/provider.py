@@ -10,17 +10,17 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from marketplace.api.representation import requested_fields
-from marketplace.api.schema import responses
+from marketplace.api.schema import list_and_retrieve, responses
 from offerings import selectors as scoping
 from offerings import serializers as s
 from offerings.filters import OfferingFilter
-from offerings.views.catalogue import ReadOnlyViewSet, read_schema
+from offerings.views.catalogue import ReadOnlyViewSet
 
 DEFAULT_EXPOSED_USER_FIELDS = ("username", "full_name", "email")
 _EMPTY_LIST = extend_schema(responses=responses({200: s.AccountSerializer(many=True)}, 404))
 
 
-@extend_schema_view(**read_schema(s.ProviderOfferingDetailsSerializer))
+@extend_schema_view(**list_and_retrieve(s.ProviderOfferingDetailsSerializer))
 class ProviderOfferingViewSet(ReadOnlyViewSet):
     serializer_class = s.ProviderOfferingDetailsSerializer
     filterset_class = OfferingFilter
