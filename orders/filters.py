@@ -10,7 +10,7 @@ from marketplace.api.filters import LinkFilter, RepeatedCharFilter, RepeatedOrde
 from marketplace.api.lookups import parse_uuid
 from offerings.models import Offering
 from orders.models import Order, Resource
-from orders.states import OrderState, OrderType
+from orders.states import OrderState, OrderType, ResourceState
 from permissions.constants import Permission as P
 from permissions.models import UserRole
 from permissions.policies import is_staff
@@ -18,8 +18,9 @@ from permissions.scoping import consumer_q, provider_q
 
 
 class OrderFilter(django_filters.FilterSet):
-    state = django_filters.MultipleChoiceFilter(choices=OrderState.choices)
-    type = django_filters.MultipleChoiceFilter(choices=OrderType.choices)
+    # columns of the order row itself (or forward FKs): no duplicates, so no DISTINCT
+    state = django_filters.MultipleChoiceFilter(choices=OrderState.choices, distinct=False)
+    type = django_filters.MultipleChoiceFilter(choices=OrderType.choices, distinct=False)
     offering_type = RepeatedCharFilter(field_name="offering__type")
     offering_slug = RepeatedCharFilter(field_name="offering__slug")
     offering_uuid = django_filters.UUIDFilter(field_name="offering__uuid")
@@ -100,8 +101,7 @@ class OrderFilter(django_filters.FilterSet):
 
 
 class ResourceFilter(django_filters.FilterSet):
-    state = django_filters.MultipleChoiceFilter(choices=[(s, s) for s in ("Creating", "OK", "Erred", "Updating",
-                                                                          "Terminating", "Terminated")])  # fmt: skip
+    state = django_filters.MultipleChoiceFilter(choices=ResourceState.choices, distinct=False)
     offering_uuid = django_filters.UUIDFilter(field_name="offering__uuid")
     offering_type = RepeatedCharFilter(field_name="offering__type")
     project_uuid = django_filters.UUIDFilter(field_name="project__uuid")

@@ -27,6 +27,7 @@ class RepeatedCharFilter(django_filters.MultipleChoiceFilter):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("choices", [])
+        kwargs.setdefault("distinct", False)  # used on forward relations: no duplicate rows to remove
         super().__init__(*args, **kwargs)
 
 
