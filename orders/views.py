@@ -78,6 +78,10 @@ class OrderViewSet(
             return selectors.order_list_for(self.request.user, joins=tuple(sorted(joins)))
         return selectors.order_list_for(self.request.user)
 
+    def filter_queryset(self, queryset):
+        # list filters apply to the list only: a stray ?state=… must not hide the order from an action
+        return super().filter_queryset(queryset) if self.action == "list" else queryset
+
     def list(self, request, *args, **kwargs):
         if request.method == "HEAD":
             count = self.filter_queryset(self.get_queryset()).count()
@@ -239,19 +243,21 @@ class OrderViewSet(
 
     # --- related ------------------------------------------------------------------------------
 
-    @extend_schema(parameters=[FIELD_PARAM], responses=responses({200: PublicOfferingDetailsSerializer}, 404))
+    @extend_schema(
+        filters=False, parameters=[FIELD_PARAM], responses=responses({200: PublicOfferingDetailsSerializer}, 404)
+    )
     @action(detail=True, methods=["get"])
     def offering(self, request, uuid=None):
         offering = offering_details(Offering.objects.filter(pk=self.get_object().offering_id)).get()
         return Response(PublicOfferingDetailsSerializer(offering, context=self.get_serializer_context()).data)
 
-    @extend_schema(responses=responses({200: ResourceSerializer}, 404))
+    @extend_schema(filters=False, responses=responses({200: ResourceSerializer}, 404))
     @action(detail=True, methods=["get"])
     def resource(self, request, uuid=None):
         resource = selectors.resource_list_for(request.user).get(pk=self.get_object().resource_id)
         return Response(ResourceSerializer(resource, context=self.get_serializer_context()).data)
 
-    @extend_schema(responses=responses({200: OrderEventSerializer(many=True)}, 404))
+    @extend_schema(filters=False, responses=responses({200: OrderEventSerializer(many=True)}, 404))
     @action(detail=True, methods=["get"])
     def events(self, request, uuid=None):
         page = self.paginate_queryset(selectors.order_events(self.get_object()))
