@@ -71,6 +71,7 @@ def worker(transactional_db):
     """A worker thread consuming from Redis; tasks are sent for real (not eager)."""
     saved = {key: app.conf[key] for key in ("broker_url", "result_backend", "task_always_eager")}
     app.conf.update(broker_url=REDIS_URL, result_backend=None, task_always_eager=False)
+    app.close()  # drop connection/producer pools cached for the previous broker (e.g. memory://)
     app.loader.import_default_modules()
     fast_retries = {**_marketplace_settings(), "PROCESSING_RETRY_BASE_SECONDS": 0.5}
     try:
@@ -81,6 +82,7 @@ def worker(transactional_db):
             yield running
     finally:
         app.conf.update(saved)
+        app.close()
 
 
 def _marketplace_settings() -> dict:
