@@ -70,8 +70,7 @@ def fulfilment():
 def worker(transactional_db):
     """A worker thread consuming from Redis; tasks are sent for real (not eager)."""
     saved = {key: app.conf[key] for key in ("broker_url", "result_backend", "task_always_eager")}
-    app.conf.update(broker_url=REDIS_URL, result_backend=None, task_always_eager=False)
-    app.close()  # drop connection/producer pools cached for the previous broker (e.g. memory://)
+    use_broker(broker_url=REDIS_URL, result_backend=None, task_always_eager=False)
     app.loader.import_default_modules()
     fast_retries = {**_marketplace_settings(), "PROCESSING_RETRY_BASE_SECONDS": 0.5}
     try:
@@ -81,8 +80,15 @@ def worker(transactional_db):
         ):
             yield running
     finally:
-        app.conf.update(saved)
-        app.close()
+        use_broker(**saved)
+
+
+def use_broker(**conf) -> None:
+    """Point the app at another broker. Celery caches its connection and producer pools for the broker it
+    first published to (memory:// in eager runs), so those are dropped too."""
+    app.conf.update(conf)
+    app._pool = None
+    app.amqp._producer_pool = None
 
 
 def _marketplace_settings() -> dict:
