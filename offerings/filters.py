@@ -5,27 +5,8 @@ from __future__ import annotations
 import django_filters
 from django.db.models import Q, QuerySet
 
-from marketplace.api.filters import LinkFilter, RepeatedCharFilter
-from marketplace.api.lookups import parse_uuid
+from marketplace.api.filters import LinkFilter, RepeatedCharFilter, StableOrderingMixin, search_q
 from offerings.models import Category, Offering, Plan, ServiceProvider
-
-
-def _uuid_or(value: str, text: Q) -> Q:
-    """A full uuid (hex or dashed) matches by uuid; anything else searches text."""
-    value = value.strip()
-    parsed = parse_uuid(value)
-    if parsed is not None and len(value.replace("-", "")) == 32:
-        return Q(uuid=parsed)
-    return text
-
-
-class _TieBreakMixin:
-    """Orderings chosen with `?o=` end with the primary key, so pages never overlap."""
-
-    @property
-    def qs(self) -> QuerySet:
-        queryset = super().qs
-        return queryset.order_by(*(list(queryset.query.order_by) or queryset.model._meta.ordering), "id")
 
 
 class CategoryFilter(django_filters.FilterSet):
@@ -36,7 +17,7 @@ class CategoryFilter(django_filters.FilterSet):
         fields: list[str] = []
 
 
-class OfferingFilter(_TieBreakMixin, django_filters.FilterSet):
+class OfferingFilter(StableOrderingMixin, django_filters.FilterSet):
     name = django_filters.CharFilter(lookup_expr="icontains")
     name_exact = django_filters.CharFilter(field_name="name")
     slug = django_filters.CharFilter()
@@ -57,10 +38,10 @@ class OfferingFilter(_TieBreakMixin, django_filters.FilterSet):
 
     def filter_query(self, queryset: QuerySet[Offering], name: str, value: str) -> QuerySet[Offering]:
         text = Q(name__icontains=value) | Q(slug__icontains=value) | Q(description__icontains=value)
-        return queryset.filter(_uuid_or(value, text))
+        return queryset.filter(search_q(value, text))
 
 
-class PlanFilter(_TieBreakMixin, django_filters.FilterSet):
+class PlanFilter(StableOrderingMixin, django_filters.FilterSet):
     offering_uuid = django_filters.UUIDFilter(field_name="offering__uuid")
     offering = LinkFilter(field_name="offering__uuid")
     name = django_filters.CharFilter(lookup_expr="icontains")

@@ -19,8 +19,8 @@ from rest_framework import mixins, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from marketplace.api.filters import LinkFilter
-from marketplace.api.lookups import UUIDLookupMixin, parse_uuid
+from marketplace.api.filters import LinkFilter, search_q
+from marketplace.api.lookups import UUIDLookupMixin
 from marketplace.api.representation import requested_fields
 from marketplace.api.schema import FIELD_PARAM, list_and_retrieve, responses
 from permissions import serializers as s
@@ -28,12 +28,6 @@ from permissions.drf import ActionPolicyPermission
 from permissions.models import Customer, Project, UserProfile, UserRole
 from permissions.policies import sees_everything
 from permissions.scoping import projects_visible_q, visible_customers_q
-
-
-def _uuid_or_text(value: str, text: Q) -> Q:
-    value = value.strip()
-    parsed = parse_uuid(value)
-    return Q(uuid=parsed) if parsed is not None and len(value.replace("-", "")) == 32 else text
 
 
 class CustomerFilter(django_filters.FilterSet):
@@ -47,7 +41,7 @@ class CustomerFilter(django_filters.FilterSet):
 
     def filter_query(self, queryset: QuerySet[Customer], name: str, value: str) -> QuerySet[Customer]:
         text = Q(name__icontains=value) | Q(abbreviation__icontains=value) | Q(slug__icontains=value)
-        return queryset.filter(_uuid_or_text(value, text))
+        return queryset.filter(search_q(value, text))
 
 
 class ProjectFilter(django_filters.FilterSet):
@@ -62,7 +56,7 @@ class ProjectFilter(django_filters.FilterSet):
 
     def filter_query(self, queryset: QuerySet[Project], name: str, value: str) -> QuerySet[Project]:
         text = Q(name__icontains=value) | Q(slug__icontains=value) | Q(description__icontains=value)
-        return queryset.filter(_uuid_or_text(value, text))
+        return queryset.filter(search_q(value, text))
 
 
 class _ReadOnlyViewSet(UUIDLookupMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):

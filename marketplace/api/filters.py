@@ -7,6 +7,7 @@ from typing import Any
 import django_filters
 from django import forms
 from django.core.exceptions import ValidationError
+from django.db.models import Q
 
 from marketplace.api.lookups import parse_uuid
 
@@ -63,3 +64,19 @@ class RepeatedOrderingFilter(django_filters.OrderingFilter):
         raw = data.getlist(self.field_name) if hasattr(data, "getlist") else [data.get(self.field_name)]
         in_order = [part.strip() for item in raw if item for part in str(item).split(",") if part.strip()]
         return super().filter(qs, in_order)
+
+
+def search_q(value: str, text: Q) -> Q:
+    """Waldur's `query`: a whole uuid (hex or dashed) matches that object; anything else is a text search."""
+    value = value.strip()
+    parsed = parse_uuid(value)
+    return Q(uuid=parsed) if parsed is not None and len(value.replace("-", "")) == 32 else text
+
+
+class StableOrderingMixin:
+    """Orderings (default or `?o=`) end with the primary key, so pages neither overlap nor skip rows."""
+
+    @property
+    def qs(self):
+        queryset = super().qs
+        return queryset.order_by(*(list(queryset.query.order_by) or queryset.model._meta.ordering), "pk")
