@@ -6,7 +6,13 @@ import django_filters
 from django.contrib.contenttypes.models import ContentType
 from django.db.models import Q, QuerySet
 
-from marketplace.api.filters import LinkFilter, RepeatedCharFilter, RepeatedOrderingFilter
+from marketplace.api.filters import (
+    LinkFilter,
+    RepeatedCharFilter,
+    RepeatedOrderingFilter,
+    StableOrderingMixin,
+    search_q,
+)
 from marketplace.api.lookups import parse_uuid
 from offerings.models import Offering
 from orders.models import Order, Resource
@@ -17,7 +23,7 @@ from permissions.policies import is_staff
 from permissions.scoping import consumer_q, provider_q
 
 
-class OrderFilter(django_filters.FilterSet):
+class OrderFilter(StableOrderingMixin, django_filters.FilterSet):
     # columns of the order row itself (or forward FKs): no duplicates, so no DISTINCT
     state = django_filters.MultipleChoiceFilter(choices=OrderState.choices, distinct=False)
     type = django_filters.MultipleChoiceFilter(choices=OrderType.choices, distinct=False)
@@ -52,13 +58,6 @@ class OrderFilter(django_filters.FilterSet):
         model = Order
         fields: list[str] = []
 
-    @property
-    def qs(self) -> QuerySet[Order]:
-        # a stable tie-breaker so pages neither overlap nor skip rows
-        queryset = super().qs
-        ordering = list(queryset.query.order_by) or ["created"]
-        return queryset.order_by(*ordering, "id")
-
     def filter_query(self, queryset: QuerySet[Order], name: str, value: str) -> QuerySet[Order]:
         """A uuid finds that order; any other text searches project name, resource name and slug."""
         value = value.strip()
@@ -87,7 +86,7 @@ class OrderFilter(django_filters.FilterSet):
         queryset = queryset.filter(state=state)
         user = self.request.user if self.request is not None else None
         if value and not is_staff(user):
-            queryset = queryset.filter(side_q(user, P.ORDER_APPROVE))
+            queryset = queryset.filter(side_q(user, P.ORDER_APPROVE, model=queryset.model))
         return queryset
 
     def filter_can_approve_as_consumer(self, queryset, name, value):
@@ -100,7 +99,7 @@ class OrderFilter(django_filters.FilterSet):
         return queryset.none() if value else queryset  # no auto-approval rules exist here yet
 
 
-class ResourceFilter(django_filters.FilterSet):
+class ResourceFilter(StableOrderingMixin, django_filters.FilterSet):
     state = django_filters.MultipleChoiceFilter(choices=ResourceState.choices, distinct=False)
     offering_uuid = django_filters.UUIDFilter(field_name="offering__uuid")
     offering_type = RepeatedCharFilter(field_name="offering__type")
@@ -116,13 +115,7 @@ class ResourceFilter(django_filters.FilterSet):
         model = Resource
         fields: list[str] = []
 
-    @property
-    def qs(self):
-        queryset = super().qs
-        return queryset.order_by(*(list(queryset.query.order_by) or ["created"]), "id")
-
     def filter_query(self, queryset, name, value):
-        parsed = parse_uuid(value.strip())
-        if parsed is not None and len(value.strip().replace("-", "")) == 32:
-            return queryset.filter(uuid=parsed)
-        return queryset.filter(Q(name__icontains=value) | Q(backend_id=value) | Q(slug__icontains=value))
+        return queryset.filter(
+            search_q(value, Q(name__icontains=value) | Q(backend_id=value) | Q(slug__icontains=value))
+        )

@@ -61,6 +61,7 @@ class Resource(ProtectedStateMixin, FSMModelMixin, TimeStamped):
 
     class Meta:
         ordering = ["created", "id"]
+        indexes = [models.Index(fields=["created", "id"])]  # the default ordering: page keys, index-only
 
     def __str__(self) -> str:
         return self.name or self.uuid.hex
@@ -145,7 +146,9 @@ class Order(ProtectedStateMixin, FSMModelMixin, TimeStamped):
         ordering = ["created", "id"]
         indexes = [
             models.Index(fields=["state", "-created"]),
-            models.Index(fields=["offering", "state"]),
+            models.Index(fields=["created", "id"]),  # the default ordering: page keys, index-only
+            # the site agent's poll: offering_id = X AND state IN (...) ORDER BY created, id, index-only
+            models.Index(fields=["offering", "state", "created", "id"]),
         ]
 
     def __str__(self) -> str:

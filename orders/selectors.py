@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from django.db.models import Q, QuerySet
+from collections.abc import Iterable
+
+from django.db.models import Prefetch, Q, QuerySet
 from django.utils import timezone
 
 from offerings.models import Offering
@@ -11,33 +13,50 @@ from orders.states import OrderState as S
 from permissions.models import Project
 from permissions.scoping import filter_visible, projects_visible_q
 
+# Joined in the main statement: the to-one rows every order has, read by the policies and most keys.
+# Every further table joined costs PostgreSQL planning time far beyond the execution (13 tables: ~200 ms
+# to plan, ~10 ms to run), so the other relations are prefetched: one query by primary key each.
+ORDER_SELECT = ("offering", "offering__customer", "offering__category", "project", "project__customer")
 ORDER_JOINS = (
-    "offering",
-    "offering__customer",
-    "offering__category",
-    "project",
-    "project__customer",
+    *ORDER_SELECT,
     "plan",
     "old_plan",
     "resource",
     "created_by",
+    "created_by__marketplace_profile",
     "consumer_reviewed_by",
     "provider_reviewed_by",
 )
+RESOURCE_SELECT = ORDER_SELECT
+RESOURCE_JOINS = (*RESOURCE_SELECT, "plan")
 
 
-def order_list_for(user, *, joins: tuple[str, ...] = ORDER_JOINS) -> QuerySet[Order]:
-    """Orders the user may see, joined for the representation."""
-    queryset = Order.objects.select_related(*joins) if joins else Order.objects.all()  # () would join every FK
-    return filter_visible(user, queryset)
+def _with_related(queryset: QuerySet, paths: Iterable[str], *, joined: Iterable[str]) -> QuerySet:
+    """Load the related rows at `paths`: select_related those in `joined`, prefetch the others (at most one
+    query per first step, its deeper steps joined into it), so the count does not grow with the rows."""
+    joined = set(joined)
+    prefetched: dict[str, list[str]] = {}
+    for path in paths:
+        if path not in joined:
+            head, _, rest = path.partition("__")
+            prefetched.setdefault(head, []).extend([rest] if rest else [])
+    lookups: list[str | Prefetch] = []
+    for head, rests in sorted(prefetched.items()):
+        related = queryset.model._meta.get_field(head).related_model
+        lookups.append(Prefetch(head, queryset=related._base_manager.select_related(*rests)) if rests else head)
+    selected = sorted(set(paths) & joined)
+    if selected:  # select_related() without paths would join every non-null foreign key
+        queryset = queryset.select_related(*selected)
+    return queryset.prefetch_related(*lookups) if lookups else queryset
+
+
+def order_list_for(user, *, joins: Iterable[str] = ORDER_JOINS) -> QuerySet[Order]:
+    """Orders the user may see, with the related rows at `joins` (the representation's needs)."""
+    return filter_visible(user, _with_related(Order.objects.all(), joins, joined=ORDER_SELECT))
 
 
 def resource_list_for(user) -> QuerySet[Resource]:
-    return filter_visible(
-        user,
-        Resource.objects.select_related("offering", "offering__customer", "offering__category", "project",
-                                        "project__customer", "plan"),
-    )  # fmt: skip
+    return filter_visible(user, _with_related(Resource.objects.all(), RESOURCE_JOINS, joined=RESOURCE_SELECT))
 
 
 def order_events(order: Order) -> QuerySet[OrderEvent]:

@@ -1,31 +1,59 @@
-"""Querysets visible to a user. What is not visible answers 404."""
+"""Querysets visible to a user. What is not visible answers 404.
+
+Rows of orders and resources are reached through their project (consumer side) or offering (provider side).
+The predicates test the row's own foreign-key columns against id sets resolved here, e.g. `project_id IN
+(<projects granted> ∪ <projects of the organisations granted>)`, never a column of a joined table: an OR
+over columns of two joined tables matches no index and makes every count a join of the whole table.
+"""
 
 from __future__ import annotations
 
-from django.db.models import Q, QuerySet
+from django.db.models import Model, Q, QuerySet
 
 from permissions.constants import Permission as P
+from permissions.models import Project
 from permissions.policies import sees_everything
 from permissions.roles import grants_of
 
 
-def _scope_q(user, permission: str, kind: str, path: str) -> Q:
-    """Rows whose `kind` object at `path` ("" = the row itself), or its organisation, grant `permission`."""
+def _related_model(model: type[Model], path: str) -> type[Model]:
+    """The model reached from `model` by the `__`-separated foreign-key path."""
+    for name in path.split("__"):
+        model = model._meta.get_field(name).related_model
+    return model
+
+
+def _scope_q(user, permission: str, kind: str, path: str, target: type[Model] | None) -> Q:
+    """Rows whose `kind` object at `path` ("" = the row itself), or its organisation, grant `permission`.
+    `target` is the model of that object; without it the organisation is tested through a join."""
     grants = grants_of(user)
-    own, customer = (f"{path}_id", f"{path}__customer_id") if path else ("id", "customer_id")
-    return Q(**{f"{own}__in": grants.scope_ids(permission, kind)}) | Q(
-        **{f"{customer}__in": grants.scope_ids(permission, "customer")}
-    )
+    own_ids, customer_ids = grants.scope_ids(permission, kind), grants.scope_ids(permission, "customer")
+    if not path:
+        return Q(id__in=own_ids) | Q(customer_id__in=customer_ids)
+    if target is None:
+        return Q(**{f"{path}_id__in": own_ids}) | Q(**{f"{path}__customer_id__in": customer_ids})
+    ids = set(own_ids)
+    if customer_ids:  # one small query by the indexed customer column
+        ids.update(target._base_manager.filter(customer_id__in=customer_ids).order_by().values_list("id", flat=True))
+    return Q(**{f"{path}_id__in": ids})
 
 
-def consumer_q(user, permission: str, *, project: str = "project") -> Q:
-    """Rows whose project, or the project's organisation, grants the user `permission`."""
-    return _scope_q(user, permission, "project", project)
+def _target(model: type[Model] | None, path: str, default: type[Model] | None = None) -> type[Model] | None:
+    if model is None:
+        return default
+    return _related_model(model, path) if path else model
 
 
-def provider_q(user, permission: str, *, offering: str = "offering") -> Q:
-    """Rows whose offering, or the provider organisation, grants the user `permission`."""
-    return _scope_q(user, permission, "offering", offering)
+def consumer_q(user, permission: str, *, project: str = "project", model: type[Model] | None = None) -> Q:
+    """Rows whose project, or the project's organisation, grants the user `permission`.
+    `model` is the rows' model (optional: the path leads to a Project)."""
+    return _scope_q(user, permission, "project", project, _target(model, project, Project))
+
+
+def provider_q(user, permission: str, *, offering: str = "offering", model: type[Model] | None = None) -> Q:
+    """Rows whose offering, or the provider organisation, grants the user `permission`. Pass `model`, the
+    rows' model, to keep the predicate on the rows' own offering column (permissions/ cannot name Offering)."""
+    return _scope_q(user, permission, "offering", offering, _target(model, offering))
 
 
 def filter_side(
@@ -39,8 +67,10 @@ def filter_side(
     if user is None or not user.is_authenticated:
         return queryset.none()
     if side == "consumer":
-        return queryset.filter(consumer_q(user, permission, project="project" if lookup is None else lookup))
-    return queryset.filter(provider_q(user, permission, offering="offering" if lookup is None else lookup))
+        project = "project" if lookup is None else lookup
+        return queryset.filter(consumer_q(user, permission, project=project, model=queryset.model))
+    offering = "offering" if lookup is None else lookup
+    return queryset.filter(provider_q(user, permission, offering=offering, model=queryset.model))
 
 
 def filter_visible(user, queryset: QuerySet, *, project: str = "project", offering: str = "offering") -> QuerySet:
@@ -49,8 +79,10 @@ def filter_visible(user, queryset: QuerySet, *, project: str = "project", offeri
         return queryset
     if user is None or not user.is_authenticated:
         return queryset.none()
+    model = queryset.model
     return queryset.filter(
-        consumer_q(user, P.ORDER_LIST, project=project) | provider_q(user, P.ORDER_LIST, offering=offering)
+        consumer_q(user, P.ORDER_LIST, project=project, model=model)
+        | provider_q(user, P.ORDER_LIST, offering=offering, model=model)
     )
 
 

@@ -79,4 +79,7 @@ class StableOrderingMixin:
     @property
     def qs(self):
         queryset = super().qs
-        return queryset.order_by(*(list(queryset.query.order_by) or queryset.model._meta.ordering), "pk")
+        ordering = list(queryset.query.order_by) or list(queryset.model._meta.ordering)
+        if not {"id", "-id", "pk", "-pk"} & set(ordering):
+            ordering.append("pk")
+        return queryset.order_by(*ordering)

@@ -3,8 +3,8 @@
 - `?field=a&field=b` returns only those keys (unknown names are ignored, none given → all).
 - Keys listed in Meta.omit_when_empty (uuids, datetimes, enums, dicts the clients parse) are left out
   rather than sent as null or "": the published clients crash on those.
-- joins_for() tells a selector which select_related paths the requested fields need, so a sparse
-  request does not pay for joins nobody asked for.
+- joins_for() tells a selector which related-object paths the requested fields need (the selector joins
+  or prefetches them), so a sparse request does not pay for rows nobody asked for.
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ class RepresentationMixin:
 
 
 def joins_for(serializer_class: type[serializers.Serializer], names: Iterable[str]) -> set[str]:
-    """select_related paths needed by the fields `names` (all fields if empty) of a serializer."""
+    """Related-object paths (`a__b`) read by the fields `names` (all fields if empty) of a serializer."""
     fields = serializer_class().get_fields()
     extra: dict[str, Iterable[str]] = getattr(serializer_class.Meta, "extra_joins", {})
     chosen = [n for n in names if n in fields] or list(fields)
