@@ -150,8 +150,6 @@ CELERY_BEAT_SCHEDULE = {
 }
 
 MARKETPLACE = {
-    # seconds an order of a type may stay executing before the sweep errs it (None: never)
-    "EXECUTING_TIMEOUTS": {"Marketplace.Webhook": 3600},
     # transient backend failures: retry after base × 2^n seconds (capped), at most this many times
     "PROCESSING_RETRY_BASE_SECONDS": env.float("PROCESSING_RETRY_BASE_SECONDS", default=5.0),
     "PROCESSING_RETRY_MAX_SECONDS": 300,

@@ -18,8 +18,7 @@ from offerings.serializers import TERMINATED
 from permissions.constants import Permission as P
 from permissions.models import Customer, Project
 from permissions.policies import sees_everything
-from permissions.roles import grants_of
-from permissions.scoping import projects_visible_q, visible_customers_q
+from permissions.scoping import projects_visible_q, provider_q, visible_customers_q
 
 VISIBLE_STATES = (Offering.States.ACTIVE, Offering.States.PAUSED)
 
@@ -32,10 +31,7 @@ def managed_offerings_q(user, prefix: str = "") -> Q | None:
     """Offerings the user sees as provider (ORDER.LIST on the offering or its organisation); None = all."""
     if sees_everything(user):
         return None
-    grants = grants_of(user)
-    return _q(prefix, id__in=grants.scope_ids(P.ORDER_LIST, "offering")) | _q(
-        prefix, customer_id__in=grants.scope_ids(P.ORDER_LIST, "customer")
-    )
+    return provider_q(user, P.ORDER_LIST, offering=prefix.removesuffix("__"))
 
 
 def public_offerings_q(user, prefix: str = "") -> Q | None:

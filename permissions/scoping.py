@@ -31,11 +31,11 @@ def _scope_q(user, permission: str, kind: str, path: str, target: type[Model] | 
     if not path:
         return Q(id__in=own_ids) | Q(customer_id__in=customer_ids)
     if target is None:
-        return Q(**{f"{path}_id__in": own_ids}) | Q(**{f"{path}__customer_id__in": customer_ids})
+        return Q(**{f"{path}__id__in": own_ids}) | Q(**{f"{path}__customer_id__in": customer_ids})
     ids = set(own_ids)
     if customer_ids:  # one small query by the indexed customer column
         ids.update(target._base_manager.filter(customer_id__in=customer_ids).order_by().values_list("id", flat=True))
-    return Q(**{f"{path}_id__in": ids})
+    return Q(**{f"{path}__id__in": ids})  # on a forward key: the row's own column, no join
 
 
 def _target(model: type[Model] | None, path: str, default: type[Model] | None = None) -> type[Model] | None:
