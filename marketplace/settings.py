@@ -31,6 +31,7 @@ INSTALLED_APPS = [
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "core",
     "permissions",
     "offerings",
     "orders",
@@ -112,10 +113,10 @@ REST_FRAMEWORK = {
         "rest_framework.parsers.MultiPartParser",
     ],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
-    "DEFAULT_PAGINATION_CLASS": "marketplace.api.pagination.LinkHeaderPagination",
+    "DEFAULT_PAGINATION_CLASS": "core.api.pagination.LinkHeaderPagination",
     "PAGE_SIZE": 10,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "EXCEPTION_HANDLER": "marketplace.exception_handler.handle_exception",
+    "EXCEPTION_HANDLER": "core.exception_handler.handle_exception",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
 
@@ -154,6 +155,8 @@ MARKETPLACE = {
     "PROCESSING_RETRY_BASE_SECONDS": env.float("PROCESSING_RETRY_BASE_SECONDS", default=5.0),
     "PROCESSING_RETRY_MAX_SECONDS": 300,
     "PROCESSING_MAX_RETRIES": env.int("PROCESSING_MAX_RETRIES", default=5),
+    # an executing order of an automated type that no worker claimed within this many seconds is re-sent
+    "RECONCILE_AFTER_SECONDS": env.int("RECONCILE_AFTER_SECONDS", default=60),
     # HMAC key for callback_url notifications (empty: unsigned) and the public root for links in them
     "CALLBACK_SECRET": env("CALLBACK_SECRET", default=""),
     "PUBLIC_URL": env("PUBLIC_URL", default=""),

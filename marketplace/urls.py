@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
-from marketplace.api.version import VersionView
+from marketplace.version import VersionView
 
 urlpatterns = [
     path("admin/", admin.site.urls),
@@ -16,4 +16,4 @@ urlpatterns = [
     path("api/version/", VersionView.as_view(), name="version"),
 ]
 
-handler404 = "marketplace.api.errors.not_found"
+handler404 = "core.api.errors.not_found"

@@ -9,9 +9,9 @@ from django.contrib import admin
 from django.db.models import Count, QuerySet
 from django.http import HttpRequest
 
+from core.admin_base import StaffAdmin, StaffTabularInline
 from offerings.models import Category, Offering, OfferingComponent, Plan, PlanComponent, ServiceProvider
 from offerings.registry import TYPE_CHOICES
-from permissions.admin import StaffAdmin, StaffTabularInline
 
 
 @admin.register(ServiceProvider)

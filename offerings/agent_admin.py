@@ -11,8 +11,8 @@ from django.contrib import admin
 from django.db.models import Max, QuerySet
 from django.http import HttpRequest
 
+from core.admin_base import ReadOnlyTabularInline, StaffAdmin
 from offerings.agent_models import AgentIdentity, AgentProcessor, AgentService
-from permissions.admin import ReadOnlyTabularInline, StaffAdmin
 
 
 class _AgentRowAdmin(StaffAdmin):

@@ -5,7 +5,7 @@ import uuid
 from django.conf import settings
 from django.db import models
 
-from permissions.models import TimeStamped
+from core.models import TimeStamped
 
 
 class AgentIdentity(TimeStamped):

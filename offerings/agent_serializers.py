@@ -6,8 +6,8 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from marketplace.api.fields import HexUUIDField
-from marketplace.api.links import api_link
+from core.api.fields import HexUUIDField
+from core.api.links import api_link
 from offerings.agent_models import AgentIdentity, AgentProcessor, AgentService
 
 _RO = {"read_only": True}

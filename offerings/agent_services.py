@@ -5,18 +5,18 @@ from __future__ import annotations
 import datetime
 from typing import Any
 
-from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.utils import timezone
 
 from offerings.agent_models import AgentIdentity, AgentProcessor, AgentService
+from offerings.exceptions import AgentNotPermitted
 from offerings.models import Offering
 from permissions.policies import can_manage_offering
 
 
 def _check(actor: Any, offering: Offering) -> None:
     if not can_manage_offering(actor, offering):
-        raise PermissionDenied("You may not manage agents of this offering.")
+        raise AgentNotPermitted()
 
 
 def agent_identity_register(

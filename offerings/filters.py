@@ -5,7 +5,7 @@ from __future__ import annotations
 import django_filters
 from django.db.models import Q, QuerySet
 
-from marketplace.api.filters import LinkFilter, RepeatedCharFilter, StableOrderingMixin, search_q
+from core.api.filters import LinkFilter, RepeatedCharFilter, StableOrderingMixin, search_q
 from offerings.models import Category, Offering, Plan, ServiceProvider
 
 

@@ -6,7 +6,8 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator
 from django.db import models
 
-from permissions.models import Customer, Project, TimeStamped
+from core.models import TimeStamped
+from permissions.models import Customer, Project
 
 
 class ServiceProvider(TimeStamped):

@@ -14,9 +14,9 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from marketplace.api.fields import HexUUIDField, SafeCharField, SafeUUIDField
-from marketplace.api.links import LinkField, api_link
-from marketplace.api.representation import RepresentationMixin
+from core.api.fields import HexUUIDField, SafeCharField, SafeUUIDField
+from core.api.links import LinkField, api_link
+from core.api.representation import RepresentationMixin
 from offerings.models import Category, Offering, OfferingComponent, Plan
 
 _RO = {"read_only": True}

@@ -14,13 +14,13 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from core.admin_base import ReadOnlyAdmin, ReadOnlyTabularInline, StaffAdmin
 from offerings.models import Offering
 from offerings.registry import TYPE_CHOICES
 from orders import services
 from orders.exceptions import OrderError, OrderStateConflict
 from orders.models import Order, OrderEvent, Resource
 from orders.states import OrderState as S
-from permissions.admin import ReadOnlyTabularInline, StaffAdmin
 
 OrderService = Callable[..., Order]
 
@@ -47,19 +47,6 @@ class OfferingTypeFilter(admin.SimpleListFilter):
 
     def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
         return queryset.filter(offering__type=self.value()) if self.value() else queryset
-
-
-class ReadOnlyAdmin(StaffAdmin):
-    """Staff look, services write: no add, change or delete through the admin."""
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 def by_state(verb: str, routes: Mapping[str, OrderService]) -> OrderService:

@@ -5,12 +5,20 @@ The domain never imports tasks/ (DESIGN §2); tests check every name here is a r
 
 from __future__ import annotations
 
+import datetime
+
 from celery import current_app
+from django.conf import settings
 from django.db import transaction
 
 PROCESS_ORDER = "tasks.processing.process_order"
 SEND_ORDER_CALLBACK = "tasks.callbacks.send_order_callback"
 TASK_NAMES = (PROCESS_ORDER, SEND_ORDER_CALLBACK)
+
+
+def reconcile_after() -> datetime.timedelta:
+    """How long an executing order may wait for a worker to claim it before the reconciler re-sends it."""
+    return datetime.timedelta(seconds=settings.MARKETPLACE["RECONCILE_AFTER_SECONDS"])
 
 
 def _send(name: str, *args) -> None:

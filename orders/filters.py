@@ -6,14 +6,14 @@ import django_filters
 from django.contrib.contenttypes.models import ContentType
 from django.db.models import Q, QuerySet
 
-from marketplace.api.filters import (
+from core.api.filters import (
     LinkFilter,
     RepeatedCharFilter,
     RepeatedOrderingFilter,
     StableOrderingMixin,
     search_q,
 )
-from marketplace.api.lookups import parse_uuid
+from core.api.lookups import parse_uuid
 from offerings.models import Offering
 from orders.models import Order, Resource
 from orders.states import OrderState, OrderType, ResourceState

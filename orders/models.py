@@ -12,9 +12,10 @@ from django.db import models
 from django.utils import timezone
 from django_fsm import RETURN_VALUE, FSMField, FSMModelMixin, transition
 
+from core.models import TimeStamped
 from offerings.models import Offering, Plan
 from orders.states import NON_TERMINAL_STATES, OrderState, OrderType, ResourceState
-from permissions.models import Project, TimeStamped
+from permissions.models import Project
 
 S = OrderState
 R = ResourceState
@@ -141,6 +142,21 @@ class Order(ProtectedStateMixin, FSMModelMixin, TimeStamped):
         default=False, help_text="The last failure was a transient backend error (outage, timeout)."
     )
     attempt = models.PositiveIntegerField(default=1, help_text="1 + the number of retries.")
+    state_entered_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the order entered its current state (stuck sweep, ages)."
+    )
+    stuck_since = models.DateTimeField(
+        null=True, blank=True, help_text="Set by the stuck sweep when the order outstayed its type's stuck_after."
+    )
+    # The hand-off to workers (DESIGN §7). A task claims (processing_attempt, lease) before calling the
+    # backend, so two deliveries of the same attempt never call it at the same time; the reconciler
+    # re-sends an executing order of an automated type whose processing_due_at has passed.
+    processing_attempt = models.PositiveIntegerField(null=True, blank=True, editable=False)
+    processing_lease_until = models.DateTimeField(null=True, blank=True, editable=False)
+    processing_due_at = models.DateTimeField(null=True, blank=True, editable=False)
+    processing_retries = models.PositiveIntegerField(
+        default=0, editable=False, help_text="Transient failures of the current attempt (bounded)."
+    )
 
     class Meta:
         ordering = ["created", "id"]
@@ -149,6 +165,8 @@ class Order(ProtectedStateMixin, FSMModelMixin, TimeStamped):
             models.Index(fields=["created", "id"]),  # the default ordering: page keys, index-only
             # the site agent's poll: offering_id = X AND state IN (...) ORDER BY created, id, index-only
             models.Index(fields=["offering", "state", "created", "id"]),
+            models.Index(fields=["state", "processing_due_at"]),  # the reconciler's sweep
+            models.Index(fields=["state", "state_entered_at"]),  # the stuck sweep, oldest-waiting ages
         ]
 
     def __str__(self) -> str:

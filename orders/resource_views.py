@@ -8,9 +8,9 @@ from rest_framework import mixins, serializers, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from marketplace.api.bodies import validated
-from marketplace.api.lookups import UUIDLookupMixin, parse_uuid
-from marketplace.api.schema import list_and_retrieve, responses
+from core.api.bodies import validated
+from core.api.lookups import UUIDLookupMixin, parse_uuid
+from core.api.schema import list_and_retrieve, responses
 from offerings.models import Plan
 from orders import selectors, services
 from orders.filters import ResourceFilter

@@ -11,10 +11,10 @@ from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from marketplace.api.bodies import validated
-from marketplace.api.lookups import UUIDLookupMixin
-from marketplace.api.representation import joins_for, requested_fields
-from marketplace.api.schema import FIELD_PARAM, list_and_retrieve, responses
+from core.api.bodies import validated
+from core.api.lookups import UUIDLookupMixin
+from core.api.representation import joins_for, requested_fields
+from core.api.schema import FIELD_PARAM, list_and_retrieve, responses
 from offerings.models import Offering
 from offerings.selectors import offering_details
 from offerings.serializers import PublicOfferingDetailsSerializer

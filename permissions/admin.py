@@ -1,87 +1,21 @@
-"""Staff admin for organisations, projects, roles and their grants, and users' roles on scopes.
-
-Also the small admin toolkit the other apps' admins build on (they import downward, DESIGN §2):
-staff may do everything (DESIGN §3), so access follows `policies.is_staff`, not Django's per-model
-permissions; and a search term that is a uuid (hex or dashed) finds the object by uuid.
-"""
+"""Staff admin for organisations, projects, roles and their grants, and users' roles on scopes."""
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 from django import forms
 from django.contrib import admin
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ObjectDoesNotExist, ValidationError
-from django.db import models
 from django.db.models import Count, Q, QuerySet
 from django.http import HttpRequest
 
+from core.admin_base import StaffAdmin, StaffTabularInline
 from permissions.models import Customer, Project, Role, RolePermission, UserProfile, UserRole
-from permissions.policies import is_staff
 
 # The models a role may be granted on: (app label, model name) of each scope kind.
 SCOPE_MODELS = (("permissions", "customer"), ("permissions", "project"), ("offerings", "offering"))
-
-
-class StaffPermissionsMixin:
-    """Staff may view and change everything; subclasses narrow this per model (no add, read-only…)."""
-
-    def has_module_permission(self, request: HttpRequest) -> bool:
-        return is_staff(request.user)
-
-    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return is_staff(request.user)
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return is_staff(request.user)
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return is_staff(request.user)
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return is_staff(request.user)
-
-
-class StaffAdmin(StaffPermissionsMixin, admin.ModelAdmin):
-    """Base ModelAdmin: staff access, a hex uuid column and uuid search (hex or dashed)."""
-
-    uuid_search_fields: tuple[str, ...] = ("uuid",)
-    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
-
-    @admin.display(description="UUID", ordering="uuid")
-    def uuid_hex(self, obj: Any) -> str:
-        return obj.uuid.hex
-
-    def get_search_results(self, request: HttpRequest, queryset: QuerySet, search_term: str) -> tuple[QuerySet, bool]:
-        try:
-            value = uuid.UUID(search_term.strip())
-        except ValueError:
-            return super().get_search_results(request, queryset, search_term)
-        match = Q()
-        for field in self.uuid_search_fields:
-            match |= Q(**{field: value})
-        return queryset.filter(match), False
-
-
-class StaffTabularInline(StaffPermissionsMixin, admin.TabularInline):
-    extra = 0
-
-
-class ReadOnlyTabularInline(StaffTabularInline):
-    """History and other rows that are written by services only."""
-
-    can_delete = False
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 @admin.register(Customer)

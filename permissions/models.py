@@ -8,17 +8,9 @@ from django.contrib.contenttypes.fields import GenericForeignKey
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ValidationError
 from django.db import models
-from django.utils import timezone
 
+from core.models import TimeStamped
 from permissions.constants import ROLE_SCOPE, Permission, RoleName
-
-
-class TimeStamped(models.Model):
-    created = models.DateTimeField(default=timezone.now, editable=False, db_index=True)
-    modified = models.DateTimeField(auto_now=True)
-
-    class Meta:
-        abstract = True
 
 
 class UserProfile(models.Model):

@@ -8,9 +8,9 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from marketplace.api.fields import HexUUIDField
-from marketplace.api.links import LinkField, api_link
-from marketplace.api.representation import RepresentationMixin
+from core.api.fields import HexUUIDField
+from core.api.links import LinkField, api_link
+from core.api.representation import RepresentationMixin
 
 _RO = {"read_only": True}
 

@@ -19,10 +19,10 @@ from rest_framework import mixins, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from marketplace.api.filters import LinkFilter, search_q
-from marketplace.api.lookups import UUIDLookupMixin
-from marketplace.api.representation import requested_fields
-from marketplace.api.schema import FIELD_PARAM, list_and_retrieve, responses
+from core.api.filters import LinkFilter, search_q
+from core.api.lookups import UUIDLookupMixin
+from core.api.representation import requested_fields
+from core.api.schema import FIELD_PARAM, list_and_retrieve, responses
 from permissions import serializers as s
 from permissions.drf import ActionPolicyPermission
 from permissions.models import Customer, Project, UserProfile, UserRole

@@ -5,6 +5,7 @@ from __future__ import annotations
 import factory
 from django.contrib.auth.models import User
 from django.contrib.contenttypes.models import ContentType
+from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
 from offerings.models import Category, Offering, OfferingComponent, Plan, PlanComponent, ServiceProvider
@@ -144,6 +145,7 @@ class OrderFactory(factory.django.DjangoModelFactory):
         )
     )
     created_by = factory.SubFactory(UserFactory)
+    state_entered_at = factory.LazyFunction(timezone.now)
 
 
 class OrderEventFactory(factory.django.DjangoModelFactory):

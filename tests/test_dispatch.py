@@ -17,9 +17,8 @@ from tests.factories import OfferingFactory, OrderFactory, ProjectFactory
 
 ROOT = Path(__file__).resolve().parent.parent
 # Bottom to top; a package may import from its own layer or below (DESIGN §2).
-LAYERS = ["permissions", "offerings", "orders", "tasks", "marketplace"]
+LAYERS = ["core", "permissions", "offerings", "orders", "tasks", "marketplace"]
 FIRST_PARTY = set(LAYERS)
-SHARED_TOOLKIT = "marketplace.api"
 
 
 def test_every_task_name_dispatch_sends_is_a_registered_task():
@@ -58,7 +57,7 @@ def _violations(package: str, allowed: set[str]) -> list[str]:
     for path in _modules(package):
         for name in _imports(path):
             top = name.split(".")[0]
-            if top in FIRST_PARTY and top not in allowed and not name.startswith(SHARED_TOOLKIT):
+            if top in FIRST_PARTY and top not in allowed:
                 found.append(f"{path.relative_to(ROOT)} imports {name}")
     return found
 
@@ -76,23 +75,11 @@ def test_domain_never_imports_tasks(package):
     assert offenders == []
 
 
-@pytest.mark.parametrize("package", ["permissions", "offerings", "orders", "tasks"])
+@pytest.mark.parametrize("package", ["core", "permissions", "offerings", "orders", "tasks"])
 def test_apps_import_only_their_own_layer_or_below(package):
     allowed = set(LAYERS[: LAYERS.index(package) + 1])
 
     assert _violations(package, allowed) == []
-
-
-def test_shared_api_toolkit_imports_no_app():
-    apps = {"permissions", "offerings", "orders", "tasks"}
-    offenders = [
-        f"{path.relative_to(ROOT)} imports {name}"
-        for path in sorted((ROOT / "marketplace" / "api").rglob("*.py"))
-        for name in _imports(path)
-        if name.split(".")[0] in apps
-    ]
-
-    assert offenders == []
 
 
 # --- periodic release --------------------------------------------------------------------------------

@@ -9,9 +9,9 @@ from rest_framework import mixins, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from marketplace.api.lookups import UUID_PATTERN, UUIDLookupMixin, parse_uuid
-from marketplace.api.representation import requested_fields
-from marketplace.api.schema import FIELD_PARAM, list_and_retrieve, responses
+from core.api.lookups import UUID_PATTERN, UUIDLookupMixin, parse_uuid
+from core.api.representation import requested_fields
+from core.api.schema import FIELD_PARAM, list_and_retrieve, responses
 from offerings import selectors as scoping
 from offerings import serializers as s
 from offerings.filters import CategoryFilter, OfferingFilter, PlanFilter, ServiceProviderFilter

@@ -9,8 +9,8 @@ from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from marketplace.api.representation import requested_fields
-from marketplace.api.schema import list_and_retrieve, responses
+from core.api.representation import requested_fields
+from core.api.schema import list_and_retrieve, responses
 from offerings import selectors as scoping
 from offerings import serializers as s
 from offerings.filters import OfferingFilter

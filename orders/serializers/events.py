@@ -2,7 +2,7 @@
 
 from rest_framework import serializers
 
-from marketplace.api.fields import SafeCharField
+from core.api.fields import SafeCharField
 from orders.models import OrderEvent
 
 

@@ -7,7 +7,7 @@ from typing import Any
 from django.core.files.uploadedfile import UploadedFile
 from rest_framework import serializers
 
-from marketplace.api.relations import LinkOrUUIDField
+from core.api.relations import LinkOrUUIDField
 from offerings.models import Offering, Plan
 from orders import selectors
 

@@ -8,23 +8,28 @@ from collections.abc import Callable
 from typing import Any
 
 from django.db import transaction
+from django.utils import timezone
 
 from orders import dispatch
 from orders.actions import ACTIONS, OrderAction, type_allows
-from orders.exceptions import ActionNotPermitted, OfferingTypeNotSupported, OrderStateConflict
+from orders.exceptions import ActionNotPermitted, OfferingTypeNotSupported, OrderNotFound, OrderStateConflict
 from orders.models import Order, OrderEvent
 from orders.services.resource_effects import follow_order
 from orders.states import OrderState as S
 
 
 def lock_order(order: Order | int) -> Order:
-    """Re-read the order under a row lock (call inside a transaction)."""
+    """Re-read the order under a row lock (call inside a transaction); gone meanwhile → 404."""
     pk = order if isinstance(order, int) else order.pk
-    return (
+    locked = (
         Order.objects.select_for_update(of=("self",))
         .select_related("offering", "offering__customer", "project", "project__customer", "resource", "plan")
-        .get(pk=pk)
+        .filter(pk=pk)
+        .first()
     )
+    if locked is None:  # deleted or unlinked by a request that won the race for the lock
+        raise OrderNotFound()
+    return locked
 
 
 def check_action(order: Order, action: OrderAction, actor: Any) -> None:
@@ -62,6 +67,23 @@ def record_event(
     )
 
 
+def mark_state_entered(order: Order, from_state: str) -> None:
+    """Stamp the time the order entered its state and reset the hand-off bookkeeping (before saving).
+
+    Entering executing makes the order due for the reconciler after RECONCILE_AFTER_SECONDS, unless a
+    worker claims it first (DESIGN §7).
+    """
+    if order.state == from_state:
+        return
+    now = timezone.now()
+    order.state_entered_at, order.stuck_since = now, None
+    order.processing_attempt = order.processing_lease_until = None
+    order.processing_retries = 0
+    order.processing_due_at = None
+    if order.state == S.EXECUTING:
+        order.processing_due_at = now + dispatch.reconcile_after()
+
+
 def after_state_change(order: Order, from_state: str) -> None:
     """Side effects of entering a state, all registered to run after commit."""
     if order.state == S.EXECUTING and from_state != S.EXECUTING:
@@ -85,6 +107,7 @@ def run_transition(
         check_action(locked, ACTIONS[action], actor)
         from_state = locked.state
         fire(locked)
+        mark_state_entered(locked, from_state)
         locked.save()
         record_event(locked, kind=action, actor=actor, from_state=from_state, message=message, payload=payload)
         follow_order(locked, from_state)

@@ -14,7 +14,7 @@ from orders.costs import estimate_cost
 from orders.exceptions import ActionNotPermitted
 from orders.models import Order, Resource
 from orders.services import validation as v
-from orders.services.base import after_state_change, record_event
+from orders.services.base import after_state_change, mark_state_entered, record_event
 from orders.services.resource_effects import move_resource, processing_method
 from orders.states import OrderState as S
 from orders.states import OrderType
@@ -66,6 +66,7 @@ def place_order(
         slug=slug or _slug(project.customer.slug, offering.slug, timezone.localdate().isoformat()),
     )
     order.full_clean(exclude=["state", "resource", "attachment"])
+    mark_state_entered(order, from_state="")
     order.save()
     record_event(order, kind="create", actor=actor, payload={"type": order_type})
     after_state_change(order, from_state="")

@@ -9,7 +9,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from marketplace.api.lookups import parse_uuid
+from core.api.lookups import parse_uuid
 
 
 @extend_schema_field(OpenApiTypes.STR)

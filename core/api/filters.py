@@ -9,7 +9,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.db.models import Q
 
-from marketplace.api.lookups import parse_uuid
+from core.api.lookups import parse_uuid
 
 
 class AnyValuesField(forms.MultipleChoiceField):

@@ -1,0 +1,11 @@
+"""Domain errors of the catalogue and the site agents; they subclass core's DomainError."""
+
+from core.errors import DomainError, NotPermitted
+
+
+class CatalogueError(DomainError):
+    """Any refusal of a catalogue or agent action."""
+
+
+class AgentNotPermitted(CatalogueError, NotPermitted):
+    default_message = "You may not manage agents of this offering."
