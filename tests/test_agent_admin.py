@@ -43,8 +43,8 @@ def test_agent_rows_are_read_only_for_staff(client, world, agent):
 
 
 def test_registering_agents_requires_managing_the_offering(world):
-    from django.core.exceptions import PermissionDenied
+    from offerings.exceptions import AgentNotPermitted
 
-    with pytest.raises(PermissionDenied):
+    with pytest.raises(AgentNotPermitted):
         agent_services.agent_identity_register(actor=world.user("consumer_owner"), offering=world.slurm, name="x")
     assert not AgentIdentity.objects.exists()
