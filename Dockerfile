@@ -10,6 +10,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 
 WORKDIR /app
 COPY pyproject.toml README.md manage.py ./
+COPY core ./core
 COPY marketplace ./marketplace
 COPY permissions ./permissions
 COPY offerings ./offerings
@@ -18,8 +19,8 @@ COPY tasks ./tasks
 RUN pip install . \
     && python manage.py collectstatic --noinput -v0 \
     && useradd --system --home-dir /app app \
-    && mkdir -p /app/media \
-    && chown app /app/media
+    && mkdir -p /app/media /var/lib/celery \
+    && chown app /app/media /var/lib/celery
 
 USER app
 EXPOSE 8000

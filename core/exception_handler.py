@@ -12,6 +12,7 @@ from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
+from core.api.middleware import refused_body
 from core.errors import DomainError
 
 
@@ -22,4 +23,6 @@ def handle_exception(exc, context):
         if hasattr(exc, "message_dict"):
             return Response(exc.message_dict, status=status.HTTP_400_BAD_REQUEST)
         return Response({"detail": exc.messages}, status=status.HTTP_400_BAD_REQUEST)
+    if (refused := refused_body(exc)) is not None:  # a body too big or with too many fields
+        return Response(refused[1], status=refused[0])
     return exception_handler(exc, context)

@@ -39,6 +39,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "core.api.middleware.ApiGuardMiddleware",  # /api/: NUL in query, oversized bodies → JSON 400/413
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -97,6 +98,17 @@ STORAGES = {
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = DEBUG
 
+# Request bodies under /api/: JSON and form bodies up to DATA_UPLOAD_MAX_MEMORY_SIZE, multipart (PDF
+# attachments of up to 10 MB) up to API_MAX_MULTIPART_BYTES; larger ones are a 413 (core/api/middleware.py).
+DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=2_621_440)
+API_MAX_MULTIPART_BYTES = env.int("API_MAX_MULTIPART_BYTES", default=12 * 1024 * 1024)
+# free-form JSON (core/api/json_values.py): nesting of any body, size and keys of an order's attributes
+API_LIMITS = {
+    "JSON_MAX_DEPTH": env.int("API_JSON_MAX_DEPTH", default=32),
+    "ATTRIBUTES_MAX_BYTES": env.int("API_ATTRIBUTES_MAX_BYTES", default=64 * 1024),
+    "ATTRIBUTES_MAX_KEYS": env.int("API_ATTRIBUTES_MAX_KEYS", default=1000),
+}
+
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.TokenAuthentication",
@@ -108,11 +120,11 @@ REST_FRAMEWORK = {
         "rest_framework.renderers.BrowsableAPIRenderer",
     ],
     "DEFAULT_PARSER_CLASSES": [
-        "rest_framework.parsers.JSONParser",
+        "core.api.parsers.LimitedJSONParser",
         "rest_framework.parsers.FormParser",
         "rest_framework.parsers.MultiPartParser",
     ],
-    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_FILTER_BACKENDS": ["core.api.filters.FilterBackend"],  # + NUL in a filter parameter → 400
     "DEFAULT_PAGINATION_CLASS": "core.api.pagination.LinkHeaderPagination",
     "PAGE_SIZE": 10,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
@@ -139,28 +151,99 @@ SPECTACULAR_SETTINGS = {
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", default="memory://")
 CELERY_RESULT_BACKEND = env("CELERY_RESULT_BACKEND", default=None)
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=CELERY_BROKER_URL == "memory://")
-CELERY_TASK_EAGER_PROPAGATES = True
+CELERY_TASK_EAGER_PROPAGATES = False  # embedded mode: a task's failure is logged (orders.dispatch), never raised
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
-CELERY_IMPORTS = ["tasks.processing", "tasks.callbacks", "tasks.periodic"]
+CELERY_IMPORTS = ["tasks.processing", "tasks.callbacks", "tasks.jobs", "tasks.periodic"]
 CELERY_BEAT_SCHEDULE = {
     "release-pending-orders": {"task": "tasks.periodic.release_pending_orders", "schedule": 600.0},
+    "sweep-stuck-orders": {"task": "tasks.periodic.sweep_stuck_orders", "schedule": 300.0},
+    "redeliver-due-deliveries": {"task": "tasks.periodic.redeliver_due_deliveries", "schedule": 30.0},
 }
 
 MARKETPLACE = {
-    # transient backend failures: retry after base × 2^n seconds (capped), at most this many times
+    # transient backend failures: Celery's autoretry waits up to base × 2^n seconds (full jitter unless off;
+    # whole seconds, at least 1; capped), at most PROCESSING_MAX_RETRIES times; then the order errs (transient)
     "PROCESSING_RETRY_BASE_SECONDS": env.float("PROCESSING_RETRY_BASE_SECONDS", default=5.0),
-    "PROCESSING_RETRY_MAX_SECONDS": 300,
+    "PROCESSING_RETRY_MAX_SECONDS": env.int("PROCESSING_RETRY_MAX_SECONDS", default=300),
+    "PROCESSING_RETRY_JITTER": env.bool("PROCESSING_RETRY_JITTER", default=True),
     "PROCESSING_MAX_RETRIES": env.int("PROCESSING_MAX_RETRIES", default=5),
+    # a worker claims an order for this long before calling its backend; longer than any backend call
+    # (webhook_timeout_seconds is at most 60), so a live claim is never taken over, a dead worker's is
+    "PROCESSING_LEASE_SECONDS": env.int("PROCESSING_LEASE_SECONDS", default=90),
     # an executing order of an automated type that no worker claimed within this many seconds is re-sent
     "RECONCILE_AFTER_SECONDS": env.int("RECONCILE_AFTER_SECONDS", default=60),
+    # how often beat runs the reconciler, and how many orders one run re-sends at most
+    "RECONCILE_INTERVAL_SECONDS": env.float("RECONCILE_INTERVAL_SECONDS", default=60.0),
+    "RECONCILE_BATCH_SIZE": env.int("RECONCILE_BATCH_SIZE", default=500),
     # HMAC key for callback_url notifications (empty: unsigned) and the public root for links in them
     "CALLBACK_SECRET": env("CALLBACK_SECRET", default=""),
     "PUBLIC_URL": env("PUBLIC_URL", default=""),
+    # the stuck-order sweep (every 5 minutes) looks at this many orders per run, oldest first
+    "STUCK_SWEEP_BATCH": env.int("STUCK_SWEEP_BATCH", default=200),
+    # callback deliveries: retry after base × 2^n seconds (capped), give up after this many attempts
+    "CALLBACK_TIMEOUT_SECONDS": env.float("CALLBACK_TIMEOUT_SECONDS", default=10.0),
+    "CALLBACK_RETRY_BASE_SECONDS": env.float("CALLBACK_RETRY_BASE_SECONDS", default=30.0),
+    "CALLBACK_RETRY_MAX_SECONDS": env.float("CALLBACK_RETRY_MAX_SECONDS", default=3600.0),
+    "CALLBACK_MAX_ATTEMPTS": env.int("CALLBACK_MAX_ATTEMPTS", default=8),
+    "CALLBACK_SWEEP_BATCH": env.int("CALLBACK_SWEEP_BATCH", default=200),
+    # the outbound HTTP client (core/http.py): loopback/private/link-local targets are refused unless
+    # allowed (default: allowed only with DEBUG); answers larger than the cap are not read
+    "OUTBOUND_ALLOW_PRIVATE_TARGETS": env.bool("OUTBOUND_ALLOW_PRIVATE_TARGETS", default=DEBUG),
+    "OUTBOUND_MAX_RESPONSE_BYTES": env.int("OUTBOUND_MAX_RESPONSE_BYTES", default=1024 * 1024),
+    # jobs (bulk resubmit, automatic recovery): items per chunk without a rate cap, the pacing window, and
+    # how long a queued/running job may go without progress before the sweep hands it out again
+    "JOB_CHUNK_SIZE": env.int("JOB_CHUNK_SIZE", default=100),
+    "JOB_WINDOW_SECONDS": env.float("JOB_WINDOW_SECONDS", default=1.0),
+    "JOB_STALLED_AFTER_SECONDS": env.int("JOB_STALLED_AFTER_SECONDS", default=60),
+    # bulk resubmit: selections up to this size run in the request (200 with the report), larger ones as a
+    # job (202); orders per second, overall (an offering's plugin option resubmit_rate caps it per offering)
+    "BULK_RETRY_SYNC_LIMIT": env.int("BULK_RETRY_SYNC_LIMIT", default=50),
+    "BULK_RETRY_RATE": env.float("BULK_RETRY_RATE", default=20.0),
+    # automatic recovery: how often unhealthy backends are probed, how far before the outage was noticed
+    # transient failures count as the outage's, and how often one order is resubmitted automatically
+    "PROBE_INTERVAL_SECONDS": env.float("PROBE_INTERVAL_SECONDS", default=60.0),
+    "RECOVERY_LOOKBACK_SECONDS": env.int("RECOVERY_LOOKBACK_SECONDS", default=900),
+    "AUTO_RESUBMIT_MAX_ATTEMPTS": env.int("AUTO_RESUBMIT_MAX_ATTEMPTS", default=3),
 }
+
+CELERY_BEAT_SCHEDULE["reconcile-executing-orders"] = {
+    "task": "tasks.periodic.reconcile_executing_orders",
+    "schedule": MARKETPLACE["RECONCILE_INTERVAL_SECONDS"],
+}
+CELERY_BEAT_SCHEDULE["probe-unhealthy-backends"] = {
+    "task": "tasks.periodic.probe_unhealthy_backends",
+    "schedule": MARKETPLACE["PROBE_INTERVAL_SECONDS"],
+}
+CELERY_BEAT_SCHEDULE["resume-stalled-jobs"] = {
+    "task": "tasks.periodic.resume_stalled_jobs",
+    "schedule": MARKETPLACE["JOB_STALLED_AFTER_SECONDS"] / 2,
+}
+
+# The broker (Redis) in production: README "Not losing work". Publishing from a request is bounded by the
+# socket timeouts and one quick retry; a worker keeps reconnecting through an outage and finishes the task
+# in flight. A message a worker holds longer than the visibility timeout is delivered again, so it exceeds
+# the longest retry countdown plus a backend call (the lease) plus a margin.
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": env.int(
+        "BROKER_VISIBILITY_TIMEOUT",
+        default=MARKETPLACE["PROCESSING_RETRY_MAX_SECONDS"] + MARKETPLACE["PROCESSING_LEASE_SECONDS"] + 120,
+    ),
+    "socket_timeout": env.float("BROKER_SOCKET_TIMEOUT", default=1.0),
+    "socket_connect_timeout": env.float("BROKER_SOCKET_CONNECT_TIMEOUT", default=1.0),
+    "socket_keepalive": True,
+    "health_check_interval": env.int("BROKER_HEALTH_CHECK_INTERVAL", default=10),
+}
+CELERY_TASK_PUBLISH_RETRY = True
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0.2, "interval_step": 0.5, "interval_max": 0.5}
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BROKER_CONNECTION_MAX_RETRIES = env.int("BROKER_CONNECTION_MAX_RETRIES", default=None)  # None: forever
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = False  # the task in flight finishes
+if CELERY_BROKER_URL.startswith("redis://"):
+    CELERY_BROKER_TRANSPORT = "marketplace.celery:RedisTransport"  # survives a Redis restart (see there)
 
 LOGGING = {
     "version": 1,

@@ -1,6 +1,6 @@
 """Domain errors of the catalogue and the site agents; they subclass core's DomainError."""
 
-from core.errors import DomainError, NotPermitted
+from core.errors import DomainError, InvalidInput, NotPermitted
 
 
 class CatalogueError(DomainError):
@@ -9,3 +9,7 @@ class CatalogueError(DomainError):
 
 class AgentNotPermitted(CatalogueError, NotPermitted):
     default_message = "You may not manage agents of this offering."
+
+
+class OfferingTypeValidationError(CatalogueError, InvalidInput):
+    """The offering's type refuses an order (its validate hook) or an offering's plugin options (400)."""

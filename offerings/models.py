@@ -7,6 +7,7 @@ from django.core.validators import MinValueValidator
 from django.db import models
 
 from core.models import TimeStamped
+from offerings.registry import get_offering_type
 from permissions.models import Customer, Project
 
 
@@ -58,6 +59,12 @@ class Offering(TimeStamped):
     )  # fmt: skip
     plugin_options = models.JSONField(default=dict, blank=True)
     backend_id = models.CharField(max_length=255, blank=True)
+    # Backend health (automatic recovery, DESIGN §7): a transient failure marks it unhealthy; the type's probe
+    # marks it healthy again, and then the orders that erred transiently during the outage are resubmitted.
+    backend_healthy = models.BooleanField(default=True, editable=False)
+    backend_unhealthy_since = models.DateTimeField(null=True, blank=True, editable=False)
+    backend_checked_at = models.DateTimeField(null=True, blank=True, editable=False)
+    backend_last_error = models.TextField(blank=True, editable=False)
 
     class Meta:
         ordering = ["name", "id"]
@@ -66,8 +73,13 @@ class Offering(TimeStamped):
         return self.name
 
     def clean(self) -> None:
+        """Plugin options must be an object whose declared options (by the type) have the declared types."""
         if not isinstance(self.plugin_options, dict):
             raise ValidationError({"plugin_options": "Plugin options must be a JSON object."})
+        spec = get_offering_type(self.type)
+        errors = spec.option_errors(self.plugin_options) if spec else {}
+        if errors:
+            raise ValidationError({"plugin_options": [f"{name}: {error}." for name, error in sorted(errors.items())]})
 
     @property
     def is_private(self) -> bool:

@@ -2,7 +2,7 @@
 
 Offerings and plans are read through querysets from offerings/selectors.py (prefetched plans and
 components, annotated counts); the fallbacks below keep a bare instance working too, one query more.
-Plugin options never carry secrets out: values under secret-looking keys are masked everywhere.
+Plugin options never carry secrets out: the options the offering's type declares secret are masked everywhere.
 """
 
 from __future__ import annotations
@@ -18,26 +18,23 @@ from core.api.fields import HexUUIDField, SafeCharField, SafeUUIDField
 from core.api.links import LinkField, api_link
 from core.api.representation import RepresentationMixin
 from offerings.models import Category, Offering, OfferingComponent, Plan
+from offerings.registry import get_offering_type
 
 _RO = {"read_only": True}
-SECRET_MARKERS = ("secret", "token", "password", "api_key", "private_key", "credential")
-MASK = "********"
 TERMINATED = "Terminated"  # orders.states.ResourceState.TERMINATED (orders sits above offerings)
 PUBLIC_OFFERINGS = "marketplace-public-offerings"
 PROVIDER_OFFERINGS = "marketplace-provider-offerings"
 PLANS = "marketplace-plans"
 
 
-def masked_plugin_options(options: Any) -> Any:
-    """plugin_options fit to show anyone: values of secret-looking keys masked, at any depth."""
-    if isinstance(options, dict):
-        return {
-            key: MASK if value and any(m in str(key).lower() for m in SECRET_MARKERS) else masked_plugin_options(value)
-            for key, value in options.items()
-        }
-    if isinstance(options, list):
-        return [masked_plugin_options(value) for value in options]
-    return options
+def masked_plugin_options(offering: Offering) -> dict[str, Any]:
+    """The offering's plugin_options fit to show anyone: the options its type declares secret are masked.
+
+    What is secret is the type's declaration (offerings/types/), not a guess from key names; options of
+    an unknown type, and undeclared keys, are shown as stored."""
+    options = offering.plugin_options if isinstance(offering.plugin_options, dict) else {}
+    spec = get_offering_type(offering.type)
+    return spec.masked(options) if spec else dict(options)
 
 
 @extend_schema_field(serializers.ListField(child=serializers.DictField()))
@@ -239,7 +236,7 @@ class PublicOfferingDetailsSerializer(RepresentationMixin, serializers.Serialize
 
     @extend_schema_field(OpenApiTypes.OBJECT)
     def get_plugin_options(self, offering: Offering) -> dict[str, Any]:
-        return masked_plugin_options(offering.plugin_options or {})
+        return masked_plugin_options(offering)
 
     @extend_schema_field(_NestedPublicPlanSerializer(many=True))
     def get_plans(self, offering: Offering) -> list[dict[str, Any]]:

@@ -11,9 +11,10 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from django.contrib import admin, messages
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.http import HttpRequest
 
+from core.admin import deliveries_link
 from core.admin_base import ReadOnlyAdmin, ReadOnlyTabularInline, StaffAdmin
 from offerings.models import Offering
 from offerings.registry import TYPE_CHOICES
@@ -47,6 +48,22 @@ class OfferingTypeFilter(admin.SimpleListFilter):
 
     def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
         return queryset.filter(offering__type=self.value()) if self.value() else queryset
+
+
+class StuckFilter(admin.SimpleListFilter):
+    """Executing orders the stuck sweep flagged: they outstayed their offering type's stuck_after."""
+
+    title = "stuck"
+    parameter_name = "stuck"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [("yes", "Yes"), ("no", "No")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+        stuck = Q(state=S.EXECUTING, stuck_since__isnull=False)
+        if self.value() == "yes":
+            return queryset.filter(stuck)
+        return queryset.exclude(stuck) if self.value() == "no" else queryset
 
 
 def by_state(verb: str, routes: Mapping[str, OrderService]) -> OrderService:
@@ -93,6 +110,7 @@ ORDER_FIELDSETS = (
     )}),
     ("Request", {"fields": (
         "limits", "attributes", "cost", "old_cost", "start_date", "request_comment", "callback_url",
+        "callback_deliveries",
         "attachment", "slug", "backend_id", "termination_comment",
     )}),
     ("Review", {"fields": (
@@ -105,7 +123,7 @@ ORDER_FIELDSETS = (
     )}),
     ("Outcome", {"fields": (
         "completed_at", "output", "output_updated_at", "error_message", "error_traceback", "error_updated_at",
-        "error_is_transient",
+        "error_is_transient", "state_entered_at", "stuck_since",
     )}),
 )  # fmt: skip
 
@@ -118,6 +136,7 @@ class OrderAdmin(ReadOnlyAdmin):
     )  # fmt: skip
     list_filter = (
         "state",
+        StuckFilter,
         "type",
         OfferingTypeFilter,
         ("offering__customer", titled("provider")),
@@ -152,6 +171,10 @@ class OrderAdmin(ReadOnlyAdmin):
     @admin.display(description="resource", ordering="resource__name")
     def resource_name(self, obj: Order) -> str:
         return obj.resource.name
+
+    @admin.display(description="callback deliveries")
+    def callback_deliveries(self, obj: Order) -> str:
+        return deliveries_link(obj.uuid) if obj.callback_url else "-"
 
     def run_service(self, request: HttpRequest, queryset: QuerySet[Order], service: OrderService, done: str) -> None:
         """Apply `service` to each selected order in its own call; one line for the moved, one per refusal."""

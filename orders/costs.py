@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
+from decimal import Decimal, localcontext
 from typing import Any
 
 from orders.states import OrderType
@@ -12,6 +12,11 @@ def estimate_cost(*, plan: Any, limits: dict[str, int], order_type: str) -> Deci
     """Plan price plus per-component prices × limits (÷ unit factor), plus the one-off fee of the type."""
     if plan is None:
         return None
+    with localcontext(prec=100):  # prices of 22 digits × limits up to 2^53 never lose digits or raise
+        return _estimate(plan, limits, order_type)
+
+
+def _estimate(plan: Any, limits: dict[str, int], order_type: str) -> Decimal:
     total = Decimal(plan.unit_price)
     for plan_component in plan.components.all():
         component = plan_component.component

@@ -18,6 +18,12 @@ class OrderNotFound(OrderError, NotFound):
     default_message = "No Order matches the given query."
 
 
+class ResourceNotFound(OrderError, NotFound):
+    """The resource is gone (its never-provisioned Create order was deleted meanwhile) or not visible (404)."""
+
+    default_message = "No Resource matches the given query."
+
+
 class ActionNotPermitted(OrderError, NotPermitted):
     """The caller may see the object but not do this to it (403)."""
 
@@ -44,6 +50,12 @@ class OrderStateConflict(OrderError, Conflict):
 
     def extra(self) -> dict[str, Any]:
         return {"valid_states": self.valid_states}
+
+
+class OrderChanged(OrderError, Conflict):
+    """The order changed since it was selected for a bulk action (409): it is left alone."""
+
+    code = "changed"
 
 
 class ResourceStateConflict(OrderError, Conflict):

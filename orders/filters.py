@@ -7,6 +7,7 @@ from django.contrib.contenttypes.models import ContentType
 from django.db.models import Q, QuerySet
 
 from core.api.filters import (
+    IsoDateTimeFilter,
     LinkFilter,
     RepeatedCharFilter,
     RepeatedOrderingFilter,
@@ -42,15 +43,26 @@ class OrderFilter(StableOrderingMixin, django_filters.FilterSet):
     service_manager_uuid = django_filters.UUIDFilter(method="filter_service_manager")
     slug = django_filters.CharFilter()
     query = django_filters.CharFilter(method="filter_query")
-    created = django_filters.IsoDateTimeFilter(field_name="created", lookup_expr="gte")
-    created_before = django_filters.IsoDateTimeFilter(field_name="created", lookup_expr="lte")
-    modified = django_filters.IsoDateTimeFilter(field_name="modified", lookup_expr="gte")
-    modified_before = django_filters.IsoDateTimeFilter(field_name="modified", lookup_expr="lte")
+    created = IsoDateTimeFilter(field_name="created", lookup_expr="gte")
+    created_before = IsoDateTimeFilter(field_name="created", lookup_expr="lte")
+    modified = IsoDateTimeFilter(field_name="modified", lookup_expr="gte")
+    modified_before = IsoDateTimeFilter(field_name="modified", lookup_expr="lte")
     can_approve_as_consumer = django_filters.BooleanFilter(method="filter_can_approve_as_consumer")
     can_approve_as_provider = django_filters.BooleanFilter(method="filter_can_approve_as_provider")
     was_auto_approved = django_filters.BooleanFilter(method="filter_was_auto_approved")
+    # failures (seed 003): when the order last erred, what the error says, whether it was an outage
+    failed_after = IsoDateTimeFilter(
+        field_name="error_updated_at", lookup_expr="gte", help_text="Last erred at or after (date or date-time)."
+    )
+    failed_before = IsoDateTimeFilter(
+        field_name="error_updated_at", lookup_expr="lte", help_text="Last erred at or before (date or date-time)."
+    )
+    error_contains = django_filters.CharFilter(
+        field_name="error_message", lookup_expr="icontains", help_text="Substring of the error message."
+    )
+    error_is_transient = django_filters.BooleanFilter(help_text="The last failure was transient (an outage).")
     o = RepeatedOrderingFilter(
-        fields=("created", "cost", "state", "consumer_reviewed_at"),
+        fields=("created", "cost", "state", "consumer_reviewed_at", "error_updated_at"),
         help_text="Ordering; repeatable, prefix with - for descending.",
     )
 

@@ -12,6 +12,7 @@ from django.db import models
 from django.utils import timezone
 from django_fsm import RETURN_VALUE, FSMField, FSMModelMixin, transition
 
+from core.api.json_values import attributes_problem, text_problem
 from core.models import TimeStamped
 from offerings.models import Offering, Plan
 from orders.states import NON_TERMINAL_STATES, OrderState, OrderType, ResourceState
@@ -20,21 +21,29 @@ from permissions.models import Project
 S = OrderState
 R = ResourceState
 _ALL_BUT_TERMINATED = [R.CREATING, R.OK, R.ERRED, R.UPDATING, R.TERMINATING]
+# the largest limit: exact in every JSON client (2^53 - 1), and small enough for a cost estimate
+MAX_LIMIT = 2**53 - 1
 
 
 def _validate_dict(value) -> None:
-    if not isinstance(value, dict):
-        raise ValidationError("Must be a JSON object.")
+    """Attributes: a JSON object PostgreSQL can store, within the size and key caps (API_LIMITS)."""
+    if (problem := attributes_problem(value)) is not None:
+        raise ValidationError(problem)
 
 
 def validate_limits(value) -> None:
-    """Limits are a JSON object of component type → non-negative integer."""
-    _validate_dict(value)
+    """Limits are a JSON object of component type → integer from 0 to MAX_LIMIT."""
+    if not isinstance(value, dict):
+        raise ValidationError("Must be a JSON object.")
     for key, amount in value.items():
+        if (problem := text_problem(key)) is not None:
+            raise ValidationError(f"Component type {key!r}: {problem}")
         if isinstance(amount, bool) or not isinstance(amount, int):
             raise ValidationError(f"Limit of {key!r} must be an integer.")
         if amount < 0:
             raise ValidationError(f"Limit of {key!r} must not be negative.")
+        if amount > MAX_LIMIT:
+            raise ValidationError(f"Limit of {key!r} must be at most {MAX_LIMIT}.")
 
 
 class ProtectedStateMixin:
@@ -156,6 +165,9 @@ class Order(ProtectedStateMixin, FSMModelMixin, TimeStamped):
     processing_due_at = models.DateTimeField(null=True, blank=True, editable=False)
     processing_retries = models.PositiveIntegerField(
         default=0, editable=False, help_text="Transient failures of the current attempt (bounded)."
+    )
+    auto_resubmits = models.PositiveIntegerField(
+        default=0, editable=False, help_text="Times automatic recovery resubmitted it (bounded by a setting)."
     )
 
     class Meta:

@@ -1,75 +1,219 @@
-"""Processing an executing order with its offering type's processor; the processing boundary.
+"""Processing an executing order with its offering type's processor; the processing boundary and the
+hand-off bookkeeping (DESIGN §7).
 
 Processors report DONE/PENDING or raise; only this module turns that into order state. The broad
 `except` below is the single one in the code base (STYLE.md 15).
+
+The order row is the source of truth for the hand-off. A task for (order, attempt) first *claims* the
+order with one conditional UPDATE: executing, the same attempt, and no live claim of that attempt. The
+claim is a lease longer than any backend call, so two deliveries of one attempt never call the backend at
+the same time, and the lease of a worker that died runs out. `processing_due_at` says when the reconciler
+sends the order again if nothing finishes it first: set on entering executing, at the claim (lease end +
+grace), and at a transient failure (the next try + grace); cleared once the attempt is handled (done,
+erred, or pending on the provider, a callback or a person), which also makes a late duplicate a no-op.
 """
 
 from __future__ import annotations
 
+import datetime
 import logging
 import traceback
 
+from django.conf import settings
+from django.db.models import F, Q, QuerySet
+from django.utils import timezone
+
 from offerings.processors.base import BackendError, Outcome, TransientBackendError
 from offerings.registry import get_offering_type
+from orders import dispatch, selectors
+from orders.exceptions import OrderError
 from orders.models import Order
-from orders.services import order_set_state_done, order_set_state_erred
+from orders.services import order_set_state_done, order_set_state_erred, recovery
 from orders.services.base import record_event
 from orders.states import OrderState as S
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["TransientBackendError", "process_order", "give_up_order"]
+__all__ = [
+    "TransientBackendError",
+    "claim_order",
+    "give_up_order",
+    "process_order",
+    "record_retry",
+    "resend_due_orders",
+]
+
+RETRY_EVENT = "processing_retry"
 
 
-def _current(order_id: int, attempt: int) -> Order | None:
-    order = Order.objects.select_related("offering", "project", "resource", "plan").filter(pk=order_id).first()
-    if order is None or order.state != S.EXECUTING or order.attempt != attempt:
-        return None  # deleted, finished, or retried since: this message is stale
-    return order
+def lease() -> datetime.timedelta:
+    return datetime.timedelta(seconds=settings.MARKETPLACE["PROCESSING_LEASE_SECONDS"])
+
+
+def _attempt(order_id: int, attempt: int) -> QuerySet[Order]:
+    return Order.objects.filter(pk=order_id, state=S.EXECUTING, attempt=attempt)
+
+
+def _claimed(order_id: int, attempt: int) -> QuerySet[Order]:
+    return _attempt(order_id, attempt).filter(processing_attempt=attempt)
+
+
+def claim_order(*, order_id: int, attempt: int) -> bool:
+    """Claim the order for this attempt before calling its backend; False: another delivery holds it,
+    the attempt was handled already, or the order moved on (a stale or duplicate message)."""
+    now = timezone.now()
+    until = now + lease()
+    free = (
+        Q(processing_attempt__isnull=True)
+        | ~Q(processing_attempt=attempt)  # a claim left over from an earlier attempt
+        | (
+            Q(processing_due_at__isnull=False)
+            & (Q(processing_lease_until__isnull=True) | Q(processing_lease_until__lte=now))
+        )
+    )
+    claimed = (
+        _attempt(order_id, attempt)
+        .filter(free)
+        .update(
+            processing_attempt=attempt,
+            processing_lease_until=until,
+            processing_due_at=until + dispatch.reconcile_after(),
+        )
+    )
+    return claimed == 1
 
 
 def process_order(*, order_id: int, attempt: int) -> str:
-    """Run the processor once. Returns what happened; TransientBackendError propagates to the task."""
-    order = _current(order_id, attempt)
+    """Run the processor once for a claimed attempt. Returns what happened; a transient failure within the
+    bound propagates (TransientBackendError) for the task to retry, past the bound the order errs."""
+    if not claim_order(order_id=order_id, attempt=attempt):
+        return "skipped"
+    order = Order.objects.select_related("offering", "project", "resource", "plan").filter(pk=order_id).first()
     if order is None:
         return "skipped"
     offering_type = get_offering_type(order.offering.type)
     if offering_type is None:
-        order_set_state_erred(
-            order=order,
-            actor=None,
-            error_message=f"Unknown offering type {order.offering.type!r}: no processor.",
-        )
-        return "erred"
+        return _err(order_id, f"Unknown offering type {order.offering.type!r}: no processor.")
+    if recovery.parks_new_work(order.offering):
+        return _park(order, attempt)
     try:
         result = offering_type.processor().process(order)
-    except TransientBackendError:
+    except TransientBackendError as exc:
+        retries = _count_transient_failure(order_id, attempt)
+        if retries is None:
+            return "skipped"
+        if retries > settings.MARKETPLACE["PROCESSING_MAX_RETRIES"]:
+            return give_up_order(order_id=order_id, attempt=attempt, error=str(exc))
         raise
     except BackendError as exc:
-        order_set_state_erred(order=order, actor=None, error_message=str(exc), error_traceback=traceback.format_exc())
-        return "erred"
+        return _err(order_id, str(exc), traceback.format_exc())
     except Exception as exc:  # the processing boundary: nothing leaves an order executing by accident
-        logger.exception("processor of order %s crashed", order.uuid.hex)
-        order_set_state_erred(
-            order=order,
-            actor=None,
-            error_message=f"{type(exc).__name__}: {exc}",
-            error_traceback=traceback.format_exc(),
-        )
-        return "erred"
+        logger.exception("processor of order %s (id %s) crashed", order.uuid.hex, order_id)
+        return _err(order_id, f"{type(exc).__name__}: {exc}", traceback.format_exc())
     record_event(
         order, kind="processing", actor=None, from_state=order.state, message=result.message,
         payload={"attempt": attempt, "outcome": str(result.outcome), "processor": offering_type.processor.__name__},
     )  # fmt: skip
-    if result.outcome == Outcome.DONE and _current(order_id, attempt) is not None:
-        order_set_state_done(order=order_id, actor=None, backend_id=result.backend_id or None)
+    if result.outcome == Outcome.DONE:
+        if not _claimed(order_id, attempt).exists():
+            return "skipped"  # retried, canceled or finished by someone else meanwhile
+        try:
+            order_set_state_done(order=order_id, actor=None, backend_id=result.backend_id or None)
+        except OrderError as exc:
+            logger.info("order %s not marked done: %s", order_id, exc)
+            return "skipped"
         return "done"
+    # pending on the provider, a callback or a person: this attempt is handled, nothing to re-send
+    _claimed(order_id, attempt).update(processing_due_at=None, processing_lease_until=None)
     return "pending"
 
 
-def give_up_order(*, order_id: int, attempt: int, error: str) -> str:
-    """Transient failures outlasted the task's retries: err the order, marked transient."""
-    if _current(order_id, attempt) is None:
+def _park(order: Order, attempt: int) -> str:
+    """The offering's backend is down and recovers by itself: wait for it instead of burning retries.
+    Automatic recovery makes the order due again when the backend's probe answers."""
+    parked = _claimed(order.pk, attempt).update(
+        processing_attempt=None, processing_lease_until=None, processing_due_at=None
+    )
+    if parked:
+        since = order.offering.backend_unhealthy_since
+        record_event(
+            order, kind="parked", actor=None, from_state=order.state,
+            message="The offering's backend is unavailable"
+            + (f" since {since.isoformat(timespec='seconds')}" if since else "")
+            + "; processing resumes when it answers again.",
+            payload={"attempt": attempt},
+        )  # fmt: skip
+    return "parked"
+
+
+def _err(order_id: int, message: str, error_traceback: str = "") -> str:
+    try:
+        order_set_state_erred(order=order_id, actor=None, error_message=message, error_traceback=error_traceback)
+    except OrderError as exc:
+        logger.info("order %s not marked erred: %s", order_id, exc)
         return "skipped"
-    order_set_state_erred(order=order_id, actor=None, error_message=error, transient=True)
     return "erred"
+
+
+def _count_transient_failure(order_id: int, attempt: int) -> int | None:
+    """Count a transient failure in the row, so the bound holds across redeliveries; None: not ours now."""
+    if not _claimed(order_id, attempt).update(processing_retries=F("processing_retries") + 1):
+        return None
+    return _claimed(order_id, attempt).values_list("processing_retries", flat=True).first()
+
+
+def record_retry(*, order_id: int, attempt: int, reason: str, countdown: float) -> None:
+    """A transient failure will be retried in `countdown` seconds: tell the order's history, release the
+    claim for the retry, and make the order due for the reconciler only after the retry had its chance."""
+    next_try = timezone.now() + datetime.timedelta(seconds=countdown)
+    released = _claimed(order_id, attempt).update(
+        processing_lease_until=None, processing_due_at=next_try + dispatch.reconcile_after()
+    )
+    if not released:
+        return
+    order = Order.objects.get(pk=order_id)
+    max_retries = settings.MARKETPLACE["PROCESSING_MAX_RETRIES"]
+    record_event(
+        order,
+        kind=RETRY_EVENT,
+        actor=None,
+        from_state=order.state,
+        message=f"Transient failure, retry {order.processing_retries} of {max_retries} "
+        f"at {next_try.isoformat(timespec='seconds')}: {reason}",
+        payload={
+            "attempt": attempt,
+            "retry": order.processing_retries,
+            "max_retries": max_retries,
+            "reason": reason,
+            "next_try_at": next_try.isoformat(),
+        },
+    )
+
+
+def give_up_order(*, order_id: int, attempt: int, error: str) -> str:
+    """Transient failures outlasted the retries: err the order, marked transient."""
+    if not _attempt(order_id, attempt).exists():
+        return "skipped"
+    try:
+        order = order_set_state_erred(order=order_id, actor=None, error_message=error, transient=True)
+    except OrderError as exc:
+        logger.info("order %s not marked erred: %s", order_id, exc)
+        return "skipped"
+    recovery.offering_backend_failed(offering_id=order.offering_id, error=error)
+    return "erred"
+
+
+def resend_due_orders(*, limit: int) -> list[int]:
+    """The reconciler: send again the executing orders of automated types whose attempt no worker claimed
+    or finished in time (a lost message, a broker outage, a killed worker). Each is pushed back by
+    RECONCILE_AFTER first, so an overlapping run or a slow worker does not send it twice."""
+    now = timezone.now()
+    sent: list[int] = []
+    for order_id, attempt in selectors.orders_due_for_reconcile(now=now, limit=limit):
+        bumped = _attempt(order_id, attempt).filter(processing_due_at__lte=now)
+        if bumped.update(processing_due_at=now + dispatch.reconcile_after()):
+            dispatch.send_processing(order_id=order_id, attempt=attempt)
+            sent.append(order_id)
+    if sent:
+        logger.info("reconciler re-sent %d executing order(s): %s", len(sent), sent)
+    return sent

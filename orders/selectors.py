@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Iterable
 
 from django.db.models import Prefetch, Q, QuerySet
 from django.utils import timezone
 
 from offerings.models import Offering
+from offerings.registry import automated_type_names, get_offering_type, offering_types
 from orders.models import Order, OrderEvent, Resource
 from orders.states import OrderState as S
 from permissions.models import Project
@@ -63,12 +65,42 @@ def order_events(order: Order) -> QuerySet[OrderEvent]:
     return order.events.select_related("actor").order_by("created", "id")
 
 
+def orders_due_for_reconcile(*, now: datetime.datetime, limit: int) -> list[tuple[int, int]]:
+    """(id, attempt) of executing orders of automated offering types whose processing is due: no worker
+    claimed or finished their current attempt in time. Most overdue first, at most `limit`."""
+    due = Order.objects.filter(
+        state=S.EXECUTING, processing_due_at__lte=now, offering__type__in=automated_type_names()
+    ).order_by("processing_due_at", "id")
+    return list(due.values_list("pk", "attempt")[:limit])
+
+
 def orders_due_for_release() -> tuple[QuerySet[Order], QuerySet[Order]]:
     """Orders waiting for a project start or their own start date that has come."""
     today = timezone.localdate()
     pending_project = Order.objects.filter(state=S.PENDING_PROJECT).exclude(project__start_date__gt=today)
     pending_start = Order.objects.filter(state=S.PENDING_START_DATE, start_date__lte=today)
     return pending_project, pending_start
+
+
+def orders_possibly_stuck(*, now: datetime.datetime, limit: int) -> list[int]:
+    """Ids of executing orders not yet flagged whose time in executing passed their offering's stuck_after
+    (the type's, or the offering's `stuck_after_minutes`), oldest first, at most `limit`."""
+    overrides: dict[datetime.timedelta, list[int]] = {}
+    overridden = Offering.objects.filter(plugin_options__has_key="stuck_after_minutes")
+    for offering in overridden.only("pk", "type", "plugin_options"):
+        spec = get_offering_type(offering.type)
+        if spec is not None:
+            overrides.setdefault(spec.stuck_after_for(offering), []).append(offering.pk)
+    not_overridden = ~Q(offering_id__in=[pk for pks in overrides.values() for pk in pks]) if overrides else Q()
+    due = Q()
+    for name, spec in offering_types().items():
+        due |= Q(offering__type=name, state_entered_at__lt=now - spec.stuck_after) & not_overridden
+    for stuck_after, offering_ids in overrides.items():
+        due |= Q(offering_id__in=offering_ids, state_entered_at__lt=now - stuck_after)
+    if not due:
+        return []
+    candidates = Order.objects.filter(due, state=S.EXECUTING, stuck_since__isnull=True)
+    return list(candidates.order_by("state_entered_at", "id").values_list("pk", flat=True)[:limit])
 
 
 def offerings_orderable_by(user) -> QuerySet[Offering]:

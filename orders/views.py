@@ -9,6 +9,7 @@ from __future__ import annotations
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
+from rest_framework.generics import get_object_or_404
 from rest_framework.response import Response
 
 from core.api.bodies import validated
@@ -254,7 +255,7 @@ class OrderViewSet(
     @extend_schema(filters=False, responses=responses({200: ResourceSerializer}, 404))
     @action(detail=True, methods=["get"])
     def resource(self, request, uuid=None):
-        resource = selectors.resource_list_for(request.user).get(pk=self.get_object().resource_id)
+        resource = get_object_or_404(selectors.resource_list_for(request.user), pk=self.get_object().resource_id)
         return Response(ResourceSerializer(resource, context=self.get_serializer_context()).data)
 
     @extend_schema(filters=False, responses=responses({200: OrderEventSerializer(many=True)}, 404))

@@ -100,6 +100,11 @@ def can_retry_order(user, order: Any) -> bool:
     return has_provider_permission(user, P.ORDER_RETRY, order)
 
 
+def can_retry_orders_of_offering(user, offering: Any) -> bool:
+    """The same right for every order of one offering (bulk resubmit previews group by offering)."""
+    return is_staff(user) or grants_of(user).has(P.ORDER_RETRY, offering_chain(offering))
+
+
 def can_cancel_order(user, order: Any) -> bool:
     return has_consumer_permission(user, P.ORDER_CANCEL, order)
 

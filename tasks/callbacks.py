@@ -1,22 +1,11 @@
-"""Celery task that POSTs order state changes to callback URLs, retried with backoff."""
+"""Celery task that sends one stored delivery (a callback); retries are scheduled on the row."""
 
 from celery import shared_task
-from django.conf import settings
 
-from orders import callbacks
+from core import deliveries
 
 
-@shared_task(
-    name="tasks.callbacks.send_order_callback",
-    bind=True,
-    acks_late=True,
-    autoretry_for=(callbacks.CallbackFailed,),
-    retry_backoff=5,
-    retry_backoff_max=600,
-    max_retries=6,
-)
-def send_order_callback(self, order_id: int, state: str) -> str:
-    base_url = settings.MARKETPLACE.get("PUBLIC_URL", "")
-    return callbacks.send_order_callback(
-        order_id=order_id, state=state, attempt=self.request.retries + 1, base_url=base_url
-    )
+@shared_task(name="tasks.callbacks.send_delivery", acks_late=True, reject_on_worker_lost=True)
+def send_delivery(delivery_id: int) -> str:
+    """One attempt at a due delivery; a failed one is retried by the redelivery sweep when due."""
+    return deliveries.delivery_attempt(delivery_id)

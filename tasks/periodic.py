@@ -3,11 +3,22 @@
 import logging
 
 from celery import shared_task
+from django.conf import settings
 
-from orders import selectors, services
+from core import deliveries, jobs
+from orders import dispatch, processing, selectors, services
 from orders.exceptions import OrderError
+from orders.services import recovery
+from orders.services.stuck import orders_sweep_stuck
+from tasks.callbacks import send_delivery
 
 logger = logging.getLogger(__name__)
+
+
+@shared_task(name="tasks.periodic.reconcile_executing_orders")
+def reconcile_executing_orders() -> int:
+    """Send again executing orders of automated types that no worker claimed for their attempt in time."""
+    return len(processing.resend_due_orders(limit=settings.MARKETPLACE["RECONCILE_BATCH_SIZE"]))
 
 
 @shared_task(name="tasks.periodic.release_pending_orders")
@@ -26,3 +37,37 @@ def release_pending_orders() -> dict[str, int]:
             except OrderError as exc:  # raced with a person; the next sweep looks again
                 logger.info("order %s not released: %s", order_id, exc)
     return released
+
+
+@shared_task(name="tasks.periodic.redeliver_due_deliveries")
+def redeliver_due_deliveries() -> int:
+    """Send the callback deliveries whose next attempt is due, a bounded batch per run, oldest first.
+
+    Each send claims its row, so a delivery queued twice (a slow worker, an overlapping run) is sent once.
+    """
+    due = deliveries.deliveries_due(limit=settings.MARKETPLACE["CALLBACK_SWEEP_BATCH"])
+    for delivery_id in due:
+        send_delivery.apply_async(args=[delivery_id])
+    return len(due)
+
+
+@shared_task(name="tasks.periodic.sweep_stuck_orders")
+def sweep_stuck_orders() -> dict[str, int]:
+    """Flag executing orders past their offering's stuck_after; err those of offerings that say so."""
+    return orders_sweep_stuck().as_dict()
+
+
+@shared_task(name="tasks.periodic.probe_unhealthy_backends")
+def probe_unhealthy_backends() -> list[dict]:
+    """Ask each unhealthy offering's backend whether it answers; recover the ones that do."""
+    return [vars(outcome) for outcome in recovery.probe_unhealthy_backends()]
+
+
+@shared_task(name="tasks.periodic.resume_stalled_jobs")
+def resume_stalled_jobs() -> int:
+    """Hand out again jobs no worker advanced for a while (a killed worker, a lost message)."""
+    stalled = jobs.jobs_stalled()
+    for job_id in stalled:
+        jobs.job_touch(job_id)
+        dispatch.send_job(job_id=job_id)
+    return len(stalled)

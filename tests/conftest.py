@@ -26,10 +26,16 @@ ROLE_USERS = {
 }
 
 
+DEAD_WEBHOOK_URL = "http://127.0.0.1:9/fulfil"  # the discard port: connections are refused
+
+
 def pytest_configure(config) -> None:
     from django.conf import settings
 
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    # test servers listen on 127.0.0.1; tests of the refusal turn this off themselves
+    settings.MARKETPLACE["OUTBOUND_ALLOW_PRIVATE_TARGETS"] = True
+    os.environ["OUTBOUND_ALLOW_PRIVATE_TARGETS"] = "true"  # servers and workers started by tests
 
 
 @dataclass
@@ -61,12 +67,15 @@ def build_world() -> World:
     category = f.CategoryFactory(title="HPC")
     offerings = {}
     plans = {}
-    for kind, type_ in (
-        ("basic", "Marketplace.Basic"),
-        ("slurm", "Marketplace.Slurm"),
-        ("webhook", "Marketplace.Webhook"),
+    for kind, type_, options in (
+        ("basic", "Marketplace.Basic", {}),
+        ("slurm", "Marketplace.Slurm", {}),
+        # a webhook offering takes orders only with a webhook_url (its type's validate hook); nothing listens
+        ("webhook", "Marketplace.Webhook", {"webhook_url": DEAD_WEBHOOK_URL}),
     ):
-        offering = f.OfferingFactory(customer=provider, category=category, type=type_, name=kind, slug=kind)
+        offering = f.OfferingFactory(
+            customer=provider, category=category, type=type_, name=kind, slug=kind, plugin_options=options
+        )
         component = f.OfferingComponentFactory(offering=offering, type="cpu", name="CPU")
         plan = f.PlanFactory(offering=offering, name=f"{kind} plan")
         f.PlanComponentFactory(plan=plan, component=component, price=1)

@@ -105,8 +105,7 @@ def test_offering_secrets_are_masked_for_consumers_and_providers(world, api):
     world.webhook.plugin_options = {
         "webhook_url": "https://provider.example/hook",
         "webhook_secret": "s3cret",
-        "auth": {"api_token": "tok", "user": "bot"},
-        "admin_password": "pw",
+        "auth": {"user": "bot"},
     }
     world.webhook.save()
     for user, url in (("consumer_owner", PUBLIC), ("provider_owner", PROVIDER), ("staff", PROVIDER)):
@@ -114,9 +113,19 @@ def test_offering_secrets_are_masked_for_consumers_and_providers(world, api):
         assert response.status_code == 200
         options = response.json()["plugin_options"]
         assert options["webhook_url"] == "https://provider.example/hook"
-        assert options["webhook_secret"] == options["admin_password"] == options["auth"]["api_token"] == "********"
-        assert options["auth"]["user"] == "bot"
+        assert options["webhook_secret"] == "********"
+        assert options["auth"] == {"user": "bot"}
         assert "s3cret" not in response.content.decode()
+
+
+def test_masking_follows_the_type_declaration_not_key_names(world, api):
+    """Only options the type declares secret are masked; undeclared keys are shown as stored."""
+    world.basic.plugin_options = {"webhook_secret": "not-a-secret-of-basic", "admin_password": "undeclared"}
+    world.basic.save()
+
+    options = api.as_user(world.user("consumer_owner")).get(f"{PUBLIC}{world.basic.uuid.hex}/").json()["plugin_options"]
+
+    assert options == {"webhook_secret": "not-a-secret-of-basic", "admin_password": "undeclared"}
 
 
 @pytest.mark.parametrize("state", [Offering.States.DRAFT, Offering.States.ARCHIVED])

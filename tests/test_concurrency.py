@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from functools import partial
 
 import pytest
+import requests
 from django.db import connection
 
 from orders import dispatch, services
 from orders.exceptions import OrderStateConflict, ResourceStateConflict
-from orders.models import Order, OrderEvent
+from orders.models import Order, OrderEvent, Resource
 from tests.conftest import requires_postgres
-from tests.factories import OrderFactory, ResourceFactory
+from tests.factories import OrderFactory, ResourceFactory, token_for
 
 pytestmark = [
     requires_postgres,
@@ -116,3 +118,58 @@ def test_two_concurrent_terminations_of_a_resource_place_one_order(world):
     won, lost = _split(results)
     assert len(won) == 1 and len(lost) == 1 and isinstance(lost[0], ResourceStateConflict), results
     assert Order.objects.filter(resource=resource, type="Terminate").count() == 1
+
+
+# --- over HTTP: a DELETE racing a state change on the same pending order -------------------------
+
+# action → (offering kind that supports it, acting user, expected success status). Each target state
+# refuses a later DELETE (409), so exactly one of the two requests can win.
+RACING_ACTIONS = {
+    "approve_by_consumer": ("webhook", "consumer_owner", 200),  # → executing (no provider review)
+    "reject_by_consumer": ("basic", "consumer_owner", 200),
+    "cancel": ("basic", "consumer_owner", 202),
+    "set_state_erred": ("basic", "provider_owner", 200),
+}
+ROUNDS = 32
+
+
+def status_of(send: Callable[..., requests.Response], url: str, **kwargs: object) -> int:
+    return send(url, timeout=20, **kwargs).status_code
+
+
+def test_delete_racing_state_changes_over_http_never_answers_5xx_and_exactly_one_wins(world, live_server):
+    sessions = {}
+    for key in ("consumer_owner", "provider_owner"):
+        sessions[key] = requests.Session()
+        sessions[key].headers["Authorization"] = f"Token {token_for(world.user(key))}"
+    outcomes: list[tuple[str, int, int]] = []
+
+    for round_ in range(ROUNDS):
+        action = list(RACING_ACTIONS)[round_ % len(RACING_ACTIONS)]
+        kind, actor, ok = RACING_ACTIONS[action]
+        order = OrderFactory(
+            state="pending-consumer", offering=world.offering(kind), project=world.project, plan=world.plans[kind]
+        )
+        url = f"{live_server.url}/api/marketplace-orders/{order.uuid.hex}/"
+
+        deleted, acted = race(
+            partial(status_of, sessions["consumer_owner"].delete, url),
+            partial(status_of, sessions[actor].post, f"{url}{action}/", json={}),
+        )
+
+        assert isinstance(deleted, int) and isinstance(acted, int), (action, deleted, acted)
+        outcomes.append((action, deleted, acted))
+        assert deleted < 500 and acted < 500, (action, deleted, acted)
+        still_there = Order.objects.filter(pk=order.pk).first()
+        if deleted == 204:  # DELETE won: the action found no order
+            assert acted == 404, (action, deleted, acted)
+            assert still_there is None
+            # a never-provisioned Create order takes its resource with it: no orphan
+            assert not Resource.objects.filter(pk=order.resource_id).exists()
+        else:  # the action won: the DELETE found the order in a state it cannot delete
+            assert (acted, deleted) == (ok, 409), (action, deleted, acted)
+            assert still_there is not None and still_there.state != "pending-consumer"
+            assert OrderEvent.objects.filter(order=order, kind=action).count() == 1
+            assert Resource.objects.filter(pk=order.resource_id).exists()
+
+    assert len(outcomes) == ROUNDS

@@ -48,7 +48,7 @@ def _offering(world, kind: str, options: dict | None = None):
         return _in_house_offering(world, **(options or {}))
     offering = world.offering(kind)
     if options is not None:
-        offering.plugin_options = options
+        offering.plugin_options = {**offering.plugin_options, **options}
         offering.save()
     return offering
 
@@ -218,7 +218,7 @@ def test_order_cleared_for_its_author_records_the_author_as_consumer_reviewer(wo
 
 
 def test_webhook_order_with_a_future_start_waits_after_provider_approval(world):
-    world.webhook.plugin_options = {"require_provider_review": True}
+    world.webhook.plugin_options = {**world.webhook.plugin_options, "require_provider_review": True}
     world.webhook.save()
     start = timezone.localdate() + datetime.timedelta(days=5)
     order = services.order_create(

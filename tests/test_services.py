@@ -8,13 +8,14 @@ import datetime
 import pytest
 from django.utils import timezone
 
+from core.models import Delivery
 from orders import dispatch, services
 from orders.exceptions import ActionNotPermitted, OfferingTypeNotSupported, OrderStateConflict, OrderValidationError
 from orders.models import Order, OrderEvent, Resource
 from tests.factories import OfferingFactory, OrderFactory, PlanFactory, ResourceFactory
 
 PROCESS = "tasks.processing.process_order"
-CALLBACK = "tasks.callbacks.send_order_callback"
+CALLBACK = "tasks.callbacks.send_delivery"
 
 
 @pytest.fixture
@@ -168,13 +169,17 @@ def test_order_with_callback_url_enqueues_a_callback_per_state_change(world, sen
             plan=world.plans["basic"],
             callback_url="https://consumer.example.org/hook",
         )
-    assert sent == [(CALLBACK, order.pk, "pending-provider")]
+    first = Delivery.objects.get(subject_uuid=order.uuid)
+    assert first.payload["state"] == "pending-provider"
+    assert sent == [(CALLBACK, first.pk)]
     sent.clear()
 
     with django_capture_on_commit_callbacks(execute=True):
         services.order_approve_by_provider(order=order.pk, actor=world.user("provider_owner"))
 
-    assert sorted(sent) == sorted([(PROCESS, order.pk, 1), (CALLBACK, order.pk, "executing")])
+    second = Delivery.objects.filter(subject_uuid=order.uuid).exclude(pk=first.pk).get()
+    assert second.payload["state"] == "executing"
+    assert sorted(sent) == sorted([(PROCESS, order.pk, 1), (CALLBACK, second.pk)])
 
 
 def test_refused_request_registers_no_side_effect(world, sent, django_capture_on_commit_callbacks):
@@ -184,6 +189,7 @@ def test_refused_request_registers_no_side_effect(world, sent, django_capture_on
         services.order_retry(order=order.pk, actor=world.user("provider_owner"))
 
     assert (callbacks, sent) == ([], [])
+    assert not Delivery.objects.exists()
 
 
 # --- which refusal wins ------------------------------------------------------------------------------

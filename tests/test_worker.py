@@ -11,11 +11,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 import redis
 from celery.contrib.testing.worker import start_worker
-from django.test import override_settings
 
 from marketplace.celery import app
 from orders import services
 from orders.models import Order
+from tests.brokers import use_broker
 from tests.conftest import build_world, requires_postgres
 
 REDIS_URL = os.environ.get("REDIS_URL", "")
@@ -69,32 +69,13 @@ def fulfilment():
 @pytest.fixture
 def worker(transactional_db):
     """A worker thread consuming from Redis; tasks are sent for real (not eager)."""
-    saved = {key: app.conf[key] for key in ("broker_url", "result_backend", "task_always_eager")}
-    use_broker(broker_url=REDIS_URL, result_backend=None, task_always_eager=False)
+    saved = use_broker(broker_url=REDIS_URL, result_backend=None, task_always_eager=False)
     app.loader.import_default_modules()
-    fast_retries = {**_marketplace_settings(), "PROCESSING_RETRY_BASE_SECONDS": 0.5}
     try:
-        with (
-            override_settings(MARKETPLACE=fast_retries),
-            start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=10) as running,
-        ):
+        with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=10) as running:
             yield running
     finally:
         use_broker(**saved)
-
-
-def use_broker(**conf) -> None:
-    """Point the app at another broker. Celery caches its connection and producer pools for the broker it
-    first published to (memory:// in eager runs), so those are dropped too."""
-    app.conf.update(conf)
-    app._pool = None
-    app.amqp._producer_pool = None
-
-
-def _marketplace_settings() -> dict:
-    from django.conf import settings
-
-    return dict(settings.MARKETPLACE)
 
 
 def wait_for_state(order: Order, states: set[str], seconds: float = 30) -> Order:
@@ -131,10 +112,13 @@ def test_worker_retries_a_transient_outage_then_fulfils(worker, fulfilment):
     world = build_world()
     FulfilmentEndpoint.script = [503, 502]  # the provider is down for two attempts
 
-    done = wait_for_state(webhook_order(world, fulfilment), {"done", "erred"})
+    done = wait_for_state(webhook_order(world, fulfilment), {"done", "erred"}, seconds=60)  # backoff: ≤ 5 + 10 s
 
     assert done.state == "done"
     assert len(FulfilmentEndpoint.received) == 3
+    retries = done.events.filter(kind="processing_retry").order_by("id")
+    assert [event.payload["retry"] for event in retries] == [1, 2]
+    assert all("503" in e.payload["reason"] or "502" in e.payload["reason"] for e in retries)
 
 
 def test_worker_errs_the_order_when_the_provider_refuses_it_and_retry_resubmits(worker, fulfilment):

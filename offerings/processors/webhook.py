@@ -1,27 +1,21 @@
-"""Marketplace.Webhook: POST the order to the provider's fulfilment URL, HMAC-signed.
+"""Marketplace.Webhook: POST the order to the provider's fulfilment URL, HMAC-signed, through core.http.
 
-2xx → done (optional backend_id in the JSON answer); 202 → pending until the provider calls back;
-4xx → permanent BackendError; 5xx, timeouts and refused connections → TransientBackendError.
+2xx with an empty body or a JSON object → done (optional backend_id); 202 → pending until the provider
+calls back; 429, 5xx, timeouts and refused connections → TransientBackendError; other answers, a URL that
+is not an allowed target, a garbage or oversized answer → permanent BackendError with a clear message.
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
-import urllib.error
-import urllib.request
 from typing import Any
 
+from core import http
+from core.http import SIGNATURE_HEADER, sign
 from offerings.processors.base import BackendError, Outcome, ProcessResult, TransientBackendError
 
-SIGNATURE_HEADER = "X-Marketplace-Signature"
 DEFAULT_TIMEOUT_SECONDS = 10
-
-
-def sign(secret: str, body: bytes) -> str:
-    """Hex HMAC-SHA256 of the body with the offering's secret, as sent in SIGNATURE_HEADER."""
-    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+__all__ = ["SIGNATURE_HEADER", "WebhookProcessor", "order_payload", "sign"]
 
 
 def order_payload(order: Any) -> dict[str, Any]:
@@ -41,32 +35,39 @@ def order_payload(order: Any) -> dict[str, Any]:
 
 class WebhookProcessor:
     def process(self, order: Any) -> ProcessResult:
+        """POST the order to the offering's webhook_url and classify the answer (module docstring)."""
         options = order.offering.plugin_options or {}
-        url = options.get("webhook_url")
-        if not url or not str(url).startswith(("http://", "https://")):
+        url = str(options.get("webhook_url") or "")
+        if not url.startswith(("http://", "https://")):
             raise BackendError("The offering has no valid webhook_url in its plugin options.")
         body = json.dumps(order_payload(order), sort_keys=True).encode()
-        headers = {"Content-Type": "application/json", "Idempotency-Key": f"{order.uuid.hex}-{order.attempt}"}
+        headers = {"Idempotency-Key": f"{order.uuid.hex}-{order.attempt}"}
         if options.get("webhook_secret"):
             headers[SIGNATURE_HEADER] = sign(str(options["webhook_secret"]), body)
         timeout = float(options.get("webhook_timeout_seconds") or DEFAULT_TIMEOUT_SECONDS)
-        request = urllib.request.Request(url, data=body, headers=headers, method="POST")
         try:
-            with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 (http/https only)
-                status, text = response.status, response.read(65536)
-        except urllib.error.HTTPError as exc:
-            if exc.code >= 500 or exc.code == 429:
-                raise TransientBackendError(f"Fulfilment endpoint answered {exc.code}.") from exc
-            raise BackendError(f"Fulfilment endpoint refused the order: HTTP {exc.code}.") from exc
-        except (urllib.error.URLError, TimeoutError, ConnectionError, OSError) as exc:
+            response = http.post_json(url, body, headers=headers, timeout=timeout)
+        except http.OutboundRefused as exc:
+            raise BackendError(f"The fulfilment URL {url} is not an allowed target: {exc}.") from exc
+        except http.OutboundTooLarge as exc:
+            raise BackendError(f"The fulfilment endpoint's answer was too large: {exc}.") from exc
+        except http.OutboundUnavailable as exc:
             raise TransientBackendError(f"Fulfilment endpoint unreachable: {exc}.") from exc
-        if status == 202:
-            return ProcessResult(Outcome.PENDING, message="Accepted by the provider; waiting for its callback.")
-        backend_id = ""
-        try:
-            answer = json.loads(text or b"{}")
-            if isinstance(answer, dict):
-                backend_id = str(answer.get("backend_id") or "")
-        except ValueError:
-            pass
-        return ProcessResult(Outcome.DONE, backend_id=backend_id)
+        return _classify(response)
+
+
+def _classify(response: http.OutboundResponse) -> ProcessResult:
+    status = response.status
+    if status == 429 or status >= 500:
+        raise TransientBackendError(f"Fulfilment endpoint answered {status}.")
+    if status >= 300:
+        raise BackendError(f"Fulfilment endpoint refused the order: HTTP {status}.")
+    if status == 202:
+        return ProcessResult(Outcome.PENDING, message="Accepted by the provider; waiting for its callback.")
+    answer = response.json() if response.body.strip() else {}
+    if not isinstance(answer, dict):
+        excerpt = response.body[:80].decode("utf-8", "replace")
+        raise BackendError(
+            f"Fulfilment endpoint answered HTTP {status} with a body that is not a JSON object: {excerpt!r}."
+        )
+    return ProcessResult(Outcome.DONE, backend_id=str(answer.get("backend_id") or ""))

@@ -187,7 +187,7 @@ class OrderDetailsSerializer(RepresentationMixin, serializers.Serializer):
     @extend_schema_field(serializers.DictField())
     def get_offering_plugin_options(self, obj) -> dict:
         """Plugin options as the consumer may see them: secrets (webhook keys, tokens) are masked."""
-        return masked_plugin_options(obj.offering.plugin_options or {})
+        return masked_plugin_options(obj.offering)
 
     @extend_schema_field(OpenApiTypes.URI)
     def get_url(self, order: Order) -> str:

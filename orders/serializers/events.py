@@ -4,6 +4,9 @@ from rest_framework import serializers
 
 from core.api.fields import SafeCharField
 from orders.models import OrderEvent
+from permissions.policies import is_staff, is_support
+
+STAFF_ONLY_PAYLOAD_KEYS = ("error_traceback",)  # a retry keeps the previous traceback: internals, for staff
 
 
 class OrderEventSerializer(serializers.ModelSerializer):
@@ -23,3 +26,15 @@ class OrderEventSerializer(serializers.ModelSerializer):
             "created",
         )
         read_only_fields = fields
+
+    def to_representation(self, instance: OrderEvent) -> dict:
+        data = super().to_representation(instance)
+        payload = data.get("payload")
+        if isinstance(payload, dict) and not self._shows_internals():
+            data["payload"] = {key: value for key, value in payload.items() if key not in STAFF_ONLY_PAYLOAD_KEYS}
+        return data
+
+    def _shows_internals(self) -> bool:
+        request = self.context.get("request")
+        user = getattr(request, "user", None)
+        return is_staff(user) or is_support(user)

@@ -7,9 +7,12 @@ from typing import Any
 from django.core.files.uploadedfile import UploadedFile
 from rest_framework import serializers
 
+from core import http
+from core.api.fields import AttributesField, CountsField
 from core.api.relations import LinkOrUUIDField
 from offerings.models import Offering, Plan
 from orders import selectors
+from orders.models import MAX_LIMIT
 
 MAX_ATTACHMENT_BYTES = 10 * 1024 * 1024
 
@@ -27,18 +30,33 @@ def validate_pdf(upload: UploadedFile | None) -> UploadedFile | None:
     return upload
 
 
-class LimitsField(serializers.DictField):
-    child = serializers.IntegerField(min_value=0)
+def validate_callback_target(url: str | None) -> None:
+    """Callbacks go to http(s) only, and not to an internal host while private targets are refused."""
+    if not url:
+        return
+    try:
+        http.check_target(url, resolve=False)  # the address connected to is checked again when sending
+    except http.OutboundRefused as exc:
+        raise serializers.ValidationError(f"This URL cannot receive callbacks: {exc}.") from exc
+
+
+class LimitsField(CountsField):
+    """Component type → limit (0 to MAX_LIMIT)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(max_value=MAX_LIMIT, **kwargs)
 
 
 class OrderCreateSerializer(serializers.Serializer):
     offering = LinkOrUUIDField(queryset=lambda request: selectors.offerings_orderable_by(request.user))
     project = LinkOrUUIDField(queryset=lambda request: selectors.projects_visible_to(request.user))
     plan = LinkOrUUIDField(queryset=lambda request: Plan.objects.select_related("offering"), required=False)
-    attributes = serializers.DictField(required=False, default=dict)
+    attributes = AttributesField(required=False, default=dict)
     limits = LimitsField(required=False, default=dict)
     accepting_terms_of_service = serializers.BooleanField(required=False, write_only=True)
-    callback_url = serializers.URLField(required=False, allow_null=True, max_length=500)
+    callback_url = serializers.URLField(
+        required=False, allow_null=True, max_length=500, validators=[validate_callback_target]
+    )
     request_comment = serializers.CharField(required=False, allow_null=True, allow_blank=True, max_length=255)
     start_date = serializers.DateField(required=False, allow_null=True)
     slug = serializers.SlugField(required=False, allow_blank=True, max_length=150)
@@ -53,12 +71,12 @@ class OrderCreateSerializer(serializers.Serializer):
 
 class OrderUpdateSerializer(serializers.Serializer):
     limits = LimitsField(required=False)
-    attributes = serializers.DictField(required=False)
+    attributes = AttributesField(required=False)
     start_date = serializers.DateField(required=False, allow_null=True)
 
 
 class ApproveByProviderSerializer(serializers.Serializer):
-    attributes = serializers.DictField(required=False)
+    attributes = AttributesField(required=False)
 
 
 class RejectByConsumerSerializer(serializers.Serializer):

@@ -6,11 +6,11 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from core.api.fields import HexUUIDField, SafeCharField, SafeUUIDField
+from core.api.fields import AttributesField, CountsField, HexUUIDField, SafeCharField, SafeUUIDField
 from core.api.links import LinkField, api_link
 from core.api.representation import RepresentationMixin
 from offerings.serializers import masked_plugin_options
-from orders.models import Resource
+from orders.models import MAX_LIMIT, Resource
 from orders.states import ResourceState
 
 _RO = {"read_only": True}
@@ -63,7 +63,7 @@ class ResourceSerializer(RepresentationMixin, serializers.Serializer):
     @extend_schema_field(serializers.DictField())
     def get_offering_plugin_options(self, obj) -> dict:
         """Plugin options as the consumer may see them: secrets (webhook keys, tokens) are masked."""
-        return masked_plugin_options(obj.offering.plugin_options or {})
+        return masked_plugin_options(obj.offering)
 
     @extend_schema_field(OpenApiTypes.URI)
     def get_url(self, resource: Resource) -> str:
@@ -80,11 +80,11 @@ class ResourceSerializer(RepresentationMixin, serializers.Serializer):
 
 
 class ResourceTerminateSerializer(serializers.Serializer):
-    attributes = serializers.DictField(required=False, default=dict)
+    attributes = AttributesField(required=False, default=dict)
 
 
 class ResourceLimitsSerializer(serializers.Serializer):
-    limits = serializers.DictField(child=serializers.IntegerField(min_value=0))
+    limits = CountsField(max_value=MAX_LIMIT)
 
 
 class ResourceSwitchPlanSerializer(serializers.Serializer):

@@ -10,10 +10,16 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from orders import dispatch
+from orders import callbacks, dispatch
 from orders.actions import ACTIONS, OrderAction, type_allows
-from orders.exceptions import ActionNotPermitted, OfferingTypeNotSupported, OrderNotFound, OrderStateConflict
-from orders.models import Order, OrderEvent
+from orders.exceptions import (
+    ActionNotPermitted,
+    OfferingTypeNotSupported,
+    OrderNotFound,
+    OrderStateConflict,
+    ResourceNotFound,
+)
+from orders.models import Order, OrderEvent, Resource
 from orders.services.resource_effects import follow_order
 from orders.states import OrderState as S
 
@@ -29,6 +35,20 @@ def lock_order(order: Order | int) -> Order:
     )
     if locked is None:  # deleted or unlinked by a request that won the race for the lock
         raise OrderNotFound()
+    return locked
+
+
+def lock_resource(resource: Resource | int) -> Resource:
+    """Re-read the resource under a row lock (call inside a transaction); gone meanwhile → 404."""
+    pk = resource if isinstance(resource, int) else resource.pk
+    locked = (
+        Resource.objects.select_for_update(of=("self",))
+        .select_related("project__customer", "offering__customer")
+        .filter(pk=pk)
+        .first()
+    )
+    if locked is None:  # deleted with the Create order that placed it, by a request that won the race
+        raise ResourceNotFound()
     return locked
 
 
@@ -85,11 +105,11 @@ def mark_state_entered(order: Order, from_state: str) -> None:
 
 
 def after_state_change(order: Order, from_state: str) -> None:
-    """Side effects of entering a state, all registered to run after commit."""
+    """Side effects of entering a state: rows written now, work handed over after commit."""
     if order.state == S.EXECUTING and from_state != S.EXECUTING:
         dispatch.enqueue_processing(order_id=order.pk, attempt=order.attempt)
     if order.callback_url and order.state != from_state:
-        dispatch.enqueue_callback(order_id=order.pk, state=order.state)
+        callbacks.record_state_change_callback(order)  # a row in this transaction, sent after commit
 
 
 def run_transition(

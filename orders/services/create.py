@@ -9,12 +9,13 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.text import slugify
 
+from offerings.registry import get_offering_type
 from orders.approval import OrderDraft, route_new_order
 from orders.costs import estimate_cost
 from orders.exceptions import ActionNotPermitted
 from orders.models import Order, Resource
 from orders.services import validation as v
-from orders.services.base import after_state_change, mark_state_entered, record_event
+from orders.services.base import after_state_change, lock_resource, mark_state_entered, record_event
 from orders.services.resource_effects import move_resource, processing_method
 from orders.states import OrderState as S
 from orders.states import OrderType
@@ -41,7 +42,11 @@ def place_order(
     start_date: datetime.date | None = None,
     slug: str = "",
 ) -> Order:
-    """Save a routed order, its event and side effects (call inside a transaction, after validation)."""
+    """Save a routed order, its event and side effects (call inside a transaction, after validation).
+
+    The offering type's validate hook sees the unsaved order last; its refusal (400) undoes the transaction."""
+    cost = estimate_cost(plan=plan, limits=limits or {}, order_type=order_type)
+    v.validate_cost(cost)
     draft = OrderDraft(offering=offering, project=project, start_date=start_date)
     route = route_new_order(order=draft, author=actor, today=timezone.localdate())
     author = actor if getattr(actor, "pk", None) else None
@@ -62,10 +67,13 @@ def place_order(
         created_by=author,
         consumer_reviewed_by=author if reviewed else None,
         consumer_reviewed_at=timezone.now() if reviewed else None,
-        cost=estimate_cost(plan=plan, limits=limits or {}, order_type=order_type),
+        cost=cost,
         slug=slug or _slug(project.customer.slug, offering.slug, timezone.localdate().isoformat()),
     )
     order.full_clean(exclude=["state", "resource", "attachment"])
+    offering_type = get_offering_type(offering.type)
+    if offering_type is not None:  # an unknown type is taken and errs in processing, with its reason
+        offering_type.validate(order)  # the type's own checks (400); raising rolls the resource back too
     mark_state_entered(order, from_state="")
     order.save()
     record_event(order, kind="create", actor=actor, payload={"type": order_type})
@@ -117,11 +125,7 @@ def _order_on_resource(
     *, actor: Any, resource: Resource, order_type: str, allowed: tuple[str, ...], **fields: Any
 ) -> Order:
     with transaction.atomic():
-        locked = (
-            Resource.objects.select_for_update(of=("self",))
-            .select_related("project__customer", "offering__customer")
-            .get(pk=resource.pk)
-        )
+        locked = lock_resource(resource)
         v.validate_consumer(locked.project, terminating=order_type == OrderType.TERMINATE)
         if locked.state not in allowed:
             raise v.ResourceStateConflict(

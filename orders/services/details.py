@@ -8,11 +8,12 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from core.api.json_values import text_problem
 from orders.actions import ACTIONS
 from orders.exceptions import ActionNotPermitted
-from orders.models import Order, Resource
+from orders.models import MAX_LIMIT, Order, Resource
 from orders.services import validation as v
-from orders.services.base import check_action, lock_order, record_event
+from orders.services.base import check_action, lock_order, lock_resource, record_event
 from permissions import policies
 
 _UNSET: Any = object()
@@ -123,20 +124,12 @@ def order_set_backend_id(*, order: Order | int, actor: Any, backend_id: str) -> 
     return changed
 
 
-def _locked_resource(resource: Resource) -> Resource:
-    return (
-        Resource.objects.select_for_update(of=("self",))
-        .select_related("offering__customer", "project__customer")
-        .get(pk=resource.pk)
-    )
-
-
 def resource_set_backend_id(*, resource: Resource, actor: Any, backend_id: str) -> bool:
     """The provider (or its site agent) records its id of the resource; answers whether it changed."""
     if not policies.can_set_resource_backend_id(actor, resource):
         raise ActionNotPermitted()
     with transaction.atomic():
-        locked = _locked_resource(resource)
+        locked = lock_resource(resource)
         changed = locked.backend_id != backend_id
         locked.backend_id = backend_id
         locked.save(update_fields=["backend_id", "modified"])
@@ -148,11 +141,13 @@ def resource_set_limits(*, resource: Resource, actor: Any, limits: dict) -> Reso
     if not policies.can_set_resource_limits_as_provider(actor, resource):
         raise ActionNotPermitted()
     if not isinstance(limits, dict) or any(
-        isinstance(a, bool) or not isinstance(a, int) or a < 0 for a in limits.values()
+        isinstance(a, bool) or not isinstance(a, int) or not 0 <= a <= MAX_LIMIT for a in limits.values()
     ):
-        v.fail("limits", "Limits must be an object of component type to non-negative integer.")
+        v.fail("limits", f"Limits must be an object of component type to an integer from 0 to {MAX_LIMIT}.")
+    if any(text_problem(str(key)) for key in limits):
+        v.fail("limits", "Component types must not contain null or surrogate characters.")
     with transaction.atomic():
-        locked = _locked_resource(resource)
+        locked = lock_resource(resource)
         locked.limits = dict(limits)
         locked.save(update_fields=["limits", "modified"])
     return locked

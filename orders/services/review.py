@@ -8,6 +8,7 @@ from django.utils import timezone
 
 from orders.approval import route_after_consumer, route_after_provider
 from orders.models import Order
+from orders.services import validation as v
 from orders.services.base import run_transition
 
 
@@ -36,7 +37,7 @@ def order_approve_by_provider(*, order: Order | int, actor: Any, attributes: dic
 
     def fire(o: Order) -> None:
         if attributes:
-            o.attributes = {**o.attributes, **attributes}
+            o.attributes = v.validate_attributes({**o.attributes, **attributes})  # the merge obeys the caps
         o.approve_by_provider(user=actor, route=route_after_provider(order=o, today=timezone.localdate()))
 
     return run_transition(order, action="approve_by_provider", actor=actor, fire=fire)

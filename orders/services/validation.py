@@ -5,18 +5,21 @@ Each raises OrderValidationError with field-level messages (400) and changes not
 from __future__ import annotations
 
 import datetime
+from decimal import Decimal
 from typing import Any
 
 from django.utils import timezone
 
+from core.api.json_values import attributes_problem, text_problem
 from offerings.models import Offering, OfferingComponent
 from orders.exceptions import OrderValidationError, ResourceStateConflict
-from orders.models import Order
+from orders.models import MAX_LIMIT, Order
 from orders.states import ACTIVE_STATES, ResourceState
 from permissions import policies
 
 ORDERABLE_BILLING_TYPES = ("limit", "one", "few")
 NAME_MAX_LENGTH = 150
+MAX_COST = Decimal(10**12)  # Order.cost: 22 digits, 10 of them decimals
 
 
 def fail(field: str, message: str) -> None:
@@ -67,7 +70,9 @@ def validate_limits(limits: Any, offering: Any) -> dict[str, int]:
     errors: list[str] = []
     for key, amount in limits.items():
         component = components.get(key)
-        if component is None:
+        if (problem := text_problem(str(key))) is not None:
+            errors.append(f"Component type {key!r}: {problem}")
+        elif component is None:
             errors.append(f"{key!r} is not a component of this offering.")
         elif component.billing_type not in ORDERABLE_BILLING_TYPES:
             errors.append(f"Component {key!r} is billed by {component.billing_type}; it takes no limit.")
@@ -75,6 +80,8 @@ def validate_limits(limits: Any, offering: Any) -> dict[str, int]:
             errors.append(f"Limit of {key!r} must be an integer.")
         elif amount < 0:
             errors.append(f"Limit of {key!r} must not be negative.")
+        elif amount > MAX_LIMIT:
+            errors.append(f"Limit of {key!r} must be at most {MAX_LIMIT}.")
         elif component.min_value is not None and amount < component.min_value:
             errors.append(f"Limit of {key!r} must be at least {component.min_value}.")
         elif component.max_value is not None and amount > component.max_value:
@@ -89,10 +96,18 @@ def validate_attributes(attributes: Any) -> dict:
         return {}
     if not isinstance(attributes, dict):
         fail("attributes", "Attributes must be a JSON object.")
+    if (problem := attributes_problem(attributes)) is not None:
+        fail("attributes", problem)
     name = attributes.get("name")
     if name is not None and (not isinstance(name, str) or len(name) > NAME_MAX_LENGTH):
         fail("attributes", f"Resource name must be a string of at most {NAME_MAX_LENGTH} characters.")
     return dict(attributes)
+
+
+def validate_cost(cost: Decimal | None) -> None:
+    """The estimated cost must fit the order's cost column; limits that price beyond it are refused."""
+    if cost is not None and cost >= MAX_COST:
+        fail("limits", f"These limits make the order cost {cost:.2f}, more than an order can cost.")
 
 
 def validate_start_date(start_date: datetime.date | None, project: Any) -> None:
