@@ -64,9 +64,7 @@ def order_retry(
 
     def fire(o: Order) -> None:
         if expected_attempt is not None and o.attempt != expected_attempt:
-            raise OrderChanged(
-                f"The order is at attempt {o.attempt}, not {expected_attempt} as when it was selected."
-            )
+            raise OrderChanged(f"The order is at attempt {o.attempt}, not {expected_attempt} as when it was selected.")
         evidence.update(
             previous_attempt=o.attempt,
             error_message=o.error_message,
