@@ -70,6 +70,7 @@ PROJECT_POLICIES: dict[str, set[str]] = {"can_create_order": CONSUMER_CREATORS}
 OFFERING_POLICIES: dict[str, set[str]] = {
     "can_manage_offering": PROVIDER_APPROVERS,
     "can_see_offering_as_provider": PROVIDER_APPROVERS | {"support"},
+    "can_retry_orders_of_offering": PROVIDER_RETRIERS,  # the bulk resubmit preview decides per offering
 }
 
 
