@@ -63,29 +63,35 @@ class StaffTabularInline(StaffPermissionsMixin, admin.TabularInline):
     extra = 0
 
 
-class ReadOnlyTabularInline(StaffTabularInline):
+class ReadOnlyMixin:
+    """Rows written by services only: staff look, nobody adds, changes or deletes them here."""
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class ReadOnlyTabularInline(ReadOnlyMixin, StaffTabularInline):
     """History and other rows that are written by services only."""
 
     can_delete = False
 
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-
-class ReadOnlyAdmin(StaffAdmin):
+class ReadOnlyAdmin(ReadOnlyMixin, StaffAdmin):
     """Staff look, services write: no add, change or delete through the admin."""
 
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
+def titled(title: str) -> type[admin.RelatedOnlyFieldListFilter]:
+    """A related-object filter listing only the objects in use, under a title of our choosing."""
 
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
+    class Filter(admin.RelatedOnlyFieldListFilter):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            self.title = title
+
+    return Filter

@@ -2,10 +2,11 @@
 
 A job is created with its items (the selection, fixed at creation so the run applies exactly what was
 previewed). `job_run_chunk` processes the next chunk of pending items with the handler registered for the
-job's kind and says how long to wait before the next chunk so the job keeps under its rate cap (overall
-and per item group, e.g. per offering). Each item is handled in its own transaction by the handler; the
-job row is only touched between chunks, so pause and cancel take effect within one chunk and a worker
-that dies loses at most the chunk in flight, which the next run picks up again (items still pending).
+job's kind, spacing them out so the job keeps under its rate caps (overall, and per item group, e.g. per
+offering), and says how long to wait before the next chunk. Each item is handled and its outcome recorded
+in one transaction (the item row locked), so a worker that dies mid-chunk leaves its handled items done
+and the rest pending for the next run, and no item is ever handled twice. The job's counters are recounted
+from the items after each chunk; pause and cancel take effect before the next paced item or chunk.
 """
 
 from __future__ import annotations
@@ -14,14 +15,13 @@ import datetime
 import math
 import time
 import uuid
-from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F
+from django.db.models import Count, Q
 from django.utils import timezone
 
 from core.errors import Conflict
@@ -102,6 +102,19 @@ def _locked(job: Job | int) -> Job:
     return Job.objects.select_for_update().get(pk=job if isinstance(job, int) else job.pk)
 
 
+def _recount(job: Job) -> int:
+    """Set the job's counters from its items (the items are the truth: a worker killed in the middle of a
+    chunk leaves handled items behind without having counted them). Returns how many are still pending."""
+    counts = JobItem.objects.filter(job=job).aggregate(
+        succeeded=Count("pk", filter=Q(outcome=SUCCEEDED)),
+        skipped=Count("pk", filter=Q(outcome=SKIPPED)),
+        pending=Count("pk", filter=Q(outcome=PENDING)),
+    )
+    job.succeeded, job.skipped = counts["succeeded"], counts["skipped"]
+    job.processed = job.succeeded + job.skipped
+    return counts["pending"]
+
+
 def job_pause(*, job: Job | int) -> Job:
     """Stop after the chunk in flight; resume continues with the items still pending."""
     with transaction.atomic():
@@ -131,13 +144,12 @@ def job_cancel(*, job: Job | int) -> Job:
         locked = _locked(job)
         if locked.state in Job.FINAL_STATES:
             raise JobStateConflict(f"Cannot cancel a job that is {locked.state}.")
-        left = JobItem.objects.filter(job=locked, outcome=PENDING).update(
+        JobItem.objects.filter(job=locked, outcome=PENDING).update(
             outcome=SKIPPED, reason="canceled", processed_at=timezone.now()
         )
+        _recount(locked)
         locked.state, locked.finished_at = J.CANCELED, timezone.now()
-        locked.skipped += left
-        locked.processed += left
-        locked.save(update_fields=["state", "finished_at", "skipped", "processed", "modified"])
+        locked.save(update_fields=["state", "finished_at", "succeeded", "skipped", "processed", "modified"])
     return locked
 
 
@@ -148,37 +160,81 @@ def job_fail(*, job: Job | int, error: str) -> None:
     )
 
 
-def _choose(job: Job, window: float) -> list[JobItem]:
+def _choose(job: Job, window: float, *, paced: bool) -> list[JobItem]:
     """The next pending items, at most rate × window in all and group_rate × window per group."""
-    rate = job.rate_per_second
+    rate = job.rate_per_second if paced else None
     limit = max(1, math.floor(rate * window)) if rate else _option("JOB_CHUNK_SIZE")
+    group_rates: dict[str, float] = (job.params.get("group_rates") or {}) if paced else {}
+    pending = JobItem.objects.filter(job=job, outcome=PENDING).order_by("id")
+    capped = {group: max(1, math.floor(cap * window)) for group, cap in group_rates.items() if cap}
+    if not capped:
+        return list(pending[:limit])
+    # in selection order, each capped group (e.g. an offering with its own rate) limited to its share,
+    # so a long run of one slow offering's items does not hold up the others
+    chosen = list(pending.exclude(group__in=list(capped))[:limit])
+    for group, share in capped.items():
+        chosen.extend(pending.filter(group=group)[:share])
+    return sorted(chosen, key=lambda item: item.pk)[:limit]
+
+
+def _schedule(job: Job, chosen: list[JobItem]) -> tuple[list[tuple[float, JobItem]], float]:
+    """When each item of the chunk may start (seconds after the chunk starts) and when the chunk's budget
+    ends, so that item k of a job starts no earlier than k / rate, and item k of a group no earlier than
+    k / group_rate: the cap holds over any stretch of time, not only on average over a chunk."""
+    rate = job.rate_per_second
     group_rates: dict[str, float] = job.params.get("group_rates") or {}
-    candidates = JobItem.objects.filter(job=job, outcome=PENDING).order_by("id")[: limit * 4]
-    chosen: list[JobItem] = []
-    per_group: Counter[str] = Counter()
-    for item in candidates:
-        cap = group_rates.get(item.group)
-        if cap and per_group[item.group] >= max(1, math.floor(cap * window)):
-            continue
-        per_group[item.group] += 1
-        chosen.append(item)
-        if len(chosen) >= limit:
-            break
-    return chosen
+    queues: dict[str, list[JobItem]] = {}
+    for item in chosen:
+        queues.setdefault(item.group, []).append(item)
+    next_any, next_in = 0.0, dict.fromkeys(queues, 0.0)
+    plan: list[tuple[float, JobItem]] = []
+    while queues:
+        # the group whose next item may start first (ties: the lowest id, i.e. selection order)
+        group = min(queues, key=lambda g: (max(next_any, next_in[g]), queues[g][0].pk))
+        item = queues[group].pop(0)
+        if not queues[group]:
+            del queues[group]
+        at = max(next_any, next_in[group])
+        plan.append((at, item))
+        next_any = at + 1 / rate if rate else at
+        next_in[group] = at + 1 / group_rates[group] if group_rates.get(group) else at
+    return plan, max([next_any, *next_in.values()])
 
 
-def _pace(job: Job, chosen: list[JobItem], elapsed: float, window: float) -> float:
-    """Seconds to wait so that the chunk took at least as long as the rate caps allow."""
-    needed = len(chosen) / job.rate_per_second if job.rate_per_second else 0.0
-    group_rates: dict[str, float] = job.params.get("group_rates") or {}
-    for group, count in Counter(i.group for i in chosen).items():
-        if group_rates.get(group):
-            needed = max(needed, count / group_rates[group])
-    return max(0.0, min(needed, window * 4) - elapsed)
+def _still_running(job_id: int) -> bool:
+    return Job.objects.filter(pk=job_id, state=J.RUNNING).exists()
 
 
-def job_run_chunk(job_id: int, *, window: float | None = None) -> float | None:
-    """Handle the next chunk of a job. Returns seconds to wait before the next chunk, None when done/stopped."""
+def _handle_item(job: Job, item: JobItem, handler: ItemHandler) -> bool | None:
+    """Handle one item and record its outcome in one transaction, the item row locked meanwhile.
+
+    A worker killed in between leaves either both (e.g. the order retried and the item succeeded) or
+    neither (the item still pending, handled by the next run). An item no longer pending (a cancel, or a
+    second runner of the same job that got there first) is left alone: None. Else whether it succeeded.
+    """
+    with transaction.atomic():
+        # no ordering: JobItem's default ordering would join the job row and FOR UPDATE would lock it too
+        mine = JobItem.objects.select_for_update(of=("self",)).filter(pk=item.pk, outcome=PENDING).order_by()
+        if not mine.values_list("pk")[:1]:
+            return None
+        result = handler(job, item)
+        JobItem.objects.filter(pk=item.pk).update(
+            outcome=SUCCEEDED if result.succeeded else SKIPPED,
+            reason=result.reason,
+            detail=result.detail[:2000],
+            processed_at=timezone.now(),
+        )
+    return result.succeeded
+
+
+def job_run_chunk(job_id: int, *, window: float | None = None, paced: bool = True) -> float | None:
+    """Handle the next chunk of a job. Returns seconds to wait before the next chunk, None when done/stopped.
+
+    Paced (the default), the chunk holds at most rate × window items and spaces them out as the rate caps
+    ask (overall and per group), sleeping between items; the returned wait completes the chunk's budget.
+    A pause or cancel is noticed before each paced item and after the chunk. Unpaced (small jobs run in
+    the request), it handles JOB_CHUNK_SIZE items back to back.
+    """
     window = window or _option("JOB_WINDOW_SECONDS")
     with transaction.atomic():
         job = _locked(job_id)
@@ -189,31 +245,24 @@ def job_run_chunk(job_id: int, *, window: float | None = None) -> float | None:
             job.state, job.started_at = J.RUNNING, now
         job.heartbeat_at = now
         job.save(update_fields=["state", "started_at", "heartbeat_at", "modified"])
-    handler = _HANDLERS[job.kind]
-    chosen = _choose(job, window)
+    handler = _HANDLERS.get(job.kind)
+    if handler is None:
+        raise LookupError(f"No handler registered for jobs of kind {job.kind!r} (register_job_kind).")
+    chosen = _choose(job, window, paced=paced)
+    plan, budget = _schedule(job, chosen) if paced else ([(0.0, item) for item in chosen], 0.0)
     started = time.monotonic()
-    processed = succeeded = skipped = 0
-    for item in chosen:
-        result = handler(job, item)
-        outcome = SUCCEEDED if result.succeeded else SKIPPED
-        fields = {"outcome": outcome, "reason": result.reason, "detail": result.detail[:2000]}
-        fields["processed_at"] = timezone.now()
-        if JobItem.objects.filter(pk=item.pk, outcome=PENDING).update(**fields):
-            processed, succeeded, skipped = (
-                processed + 1,
-                succeeded + result.succeeded,
-                skipped + (not result.succeeded),
-            )
-        else:  # canceled while in flight: cancel counted it as skipped; record what really happened
-            JobItem.objects.filter(pk=item.pk).update(**fields)
-            succeeded, skipped = succeeded + result.succeeded, skipped - result.succeeded
+    for at, item in plan:
+        delay = started + at - time.monotonic()
+        if delay > 0:
+            time.sleep(delay)
+            if not _still_running(job_id):  # paused or canceled meanwhile: the rest stays pending
+                break
+        _handle_item(job, item, handler)
     with transaction.atomic():
         job = _locked(job_id)
-        job.processed = F("processed") + processed
-        job.succeeded = F("succeeded") + succeeded
-        job.skipped = F("skipped") + skipped
+        pending = _recount(job)
         job.heartbeat_at = timezone.now()
-        finished = job.state == J.RUNNING and not JobItem.objects.filter(job=job, outcome=PENDING).exists()
+        finished = job.state == J.RUNNING and not pending
         if finished:
             job.state, job.finished_at = J.DONE, timezone.now()
         job.save(
@@ -221,13 +270,12 @@ def job_run_chunk(job_id: int, *, window: float | None = None) -> float | None:
         )
         if finished or job.state != J.RUNNING:
             return None
-    job.refresh_from_db(fields=["processed", "succeeded", "skipped"])
-    return _pace(job, chosen, time.monotonic() - started, window)
+    return max(0.0, budget - (time.monotonic() - started))
 
 
 def job_run_inline(job: Job) -> Job:
-    """Run a small job to the end in the calling process, ignoring the rate cap (small selections)."""
-    while job_run_chunk(job.pk, window=_option("JOB_WINDOW_SECONDS")) is not None:
+    """Run a small job to the end in the calling process, ignoring the rate caps (small selections, benchmarks)."""
+    while job_run_chunk(job.pk, paced=False) is not None:
         pass
     job.refresh_from_db()
     return job

@@ -31,6 +31,7 @@ INSTALLED_APPS = [
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "rangefilter",  # django-admin-rangefilter: the failed-at range on the admin's Failed orders page
     "core",
     "permissions",
     "offerings",
@@ -144,6 +145,7 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "OfferingStateEnum": "offerings.models.Offering.States",
         "AgentServiceStateEnum": "offerings.agent_models.AgentService.States",
+        "JobStateEnum": "core.models.Job.States",
     },
 }
 

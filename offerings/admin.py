@@ -8,6 +8,10 @@ from django import forms
 from django.contrib import admin
 from django.db.models import Count, QuerySet
 from django.http import HttpRequest
+from django.templatetags.static import static
+from django.utils import timezone
+from django.utils.formats import date_format
+from django.utils.html import format_html
 
 from core.admin_base import StaffAdmin, StaffTabularInline
 from offerings.models import Category, Offering, OfferingComponent, Plan, PlanComponent, ServiceProvider
@@ -75,11 +79,12 @@ class PlanInline(StaffTabularInline):
 class OfferingAdmin(StaffAdmin):
     form = OfferingForm
     list_display = (
-        "name", "uuid_hex", "type", "state", "customer", "category", "shared", "billable", "created",
+        "name", "uuid_hex", "type", "state", "backend", "customer", "category", "shared", "billable", "created",
     )  # fmt: skip
     list_filter = (
         "type",
         "state",
+        ("backend_healthy", admin.BooleanFieldListFilter),
         ("customer", admin.RelatedOnlyFieldListFilter),
         "category",
         "shared",
@@ -88,10 +93,42 @@ class OfferingAdmin(StaffAdmin):
     )
     list_select_related = ("customer", "category")
     search_fields = ("name", "slug", "uuid", "customer__name", "project__name", "backend_id")
-    readonly_fields = ("uuid_hex", "created", "modified")
+    readonly_fields = (
+        "uuid_hex", "created", "modified", "backend_healthy", "backend_unhealthy_since", "backend_checked_at",
+        "backend_last_error",
+    )  # fmt: skip
+    fieldsets = (
+        (None, {"fields": (
+            "uuid_hex", "customer", "category", "name", "slug", "description", "type", "state", "shared", "billable",
+            "project", "plugin_options", "backend_id", "created", "modified",
+        )}),
+        ("Backend health", {"fields": (
+            "backend_healthy", "backend_unhealthy_since", "backend_checked_at", "backend_last_error",
+        ), "description": (
+            "Set by the processing pipeline: transient failures mark the backend unhealthy, the periodic probe "
+            "marks it healthy again and starts automatic recovery (plugin option auto_resubmit)."
+        )}),
+    )  # fmt: skip
     autocomplete_fields = ("customer", "project")
     date_hierarchy = "created"
     inlines = (OfferingComponentInline, PlanInline)
+
+    @admin.display(description="backend", ordering="backend_healthy")
+    def backend(self, obj: Offering) -> str:
+        """Healthy, or unhealthy since when, with the last error on hover."""
+        if obj.backend_healthy:
+            return format_html('<img src="{}" alt="healthy"> healthy', static("admin/img/icon-yes.svg"))
+        since = (
+            date_format(timezone.localtime(obj.backend_unhealthy_since), "Y-m-d H:i")
+            if obj.backend_unhealthy_since
+            else "?"
+        )
+        return format_html(
+            '<span title="{}" style="white-space: nowrap"><img src="{}" alt="unhealthy"> unhealthy since {}</span>',
+            obj.backend_last_error,
+            static("admin/img/icon-no.svg"),
+            since,
+        )
 
 
 @admin.register(OfferingComponent)

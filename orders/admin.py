@@ -2,7 +2,10 @@
 
 Orders and their events are read-only here: every change to an order goes through a service in
 orders/services (STYLE.md 1), so staff move orders with the changelist actions, which call those
-services one order at a time and report each refusal with the domain error's text.
+services one order at a time and report each refusal with the domain error's text. Retry is the
+exception in size: selected orders are resubmitted by the batch executor as a job, after a confirmation
+page with the dry run (orders/admin_failed.py, which also holds the Failed orders page); an erred order's
+own page has a Retry button.
 """
 
 from __future__ import annotations
@@ -11,30 +14,23 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.db.models import Q, QuerySet
-from django.http import HttpRequest
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
+from django.urls import path, reverse
 
 from core.admin import deliveries_link
-from core.admin_base import ReadOnlyAdmin, ReadOnlyTabularInline, StaffAdmin
+from core.admin_base import ReadOnlyAdmin, ReadOnlyTabularInline, StaffAdmin, titled
+from core.errors import DomainError
 from offerings.models import Offering
 from offerings.registry import TYPE_CHOICES
 from orders import services
+from orders.admin_failed import resubmit_for_provisioning
 from orders.exceptions import OrderError, OrderStateConflict
 from orders.models import Order, OrderEvent, Resource
 from orders.states import OrderState as S
 
 OrderService = Callable[..., Order]
-
-
-def titled(title: str) -> type[admin.RelatedOnlyFieldListFilter]:
-    """A related-object filter listing only the objects in use, under a title of our choosing."""
-
-    class Filter(admin.RelatedOnlyFieldListFilter):
-        def __init__(self, *args: Any, **kwargs: Any) -> None:
-            super().__init__(*args, **kwargs)
-            self.title = title
-
-    return Filter
 
 
 class OfferingTypeFilter(admin.SimpleListFilter):
@@ -209,9 +205,34 @@ class OrderAdmin(ReadOnlyAdmin):
     def mark_erred(self, request: HttpRequest, queryset: QuerySet[Order]) -> None:
         self.run_service(request, queryset, mark_erred, "Marked as erred")
 
-    @admin.action(description="Retry selected erred orders")
-    def retry(self, request: HttpRequest, queryset: QuerySet[Order]) -> None:
-        self.run_service(request, queryset, services.order_retry, "Retried")
+    @admin.action(description="Resubmit selected erred orders for provisioning (preview, then a job)")
+    def retry(self, request: HttpRequest, queryset: QuerySet[Order]) -> HttpResponse:
+        return resubmit_for_provisioning(self, request, queryset)
+
+    def get_urls(self) -> list[Any]:
+        retry = self.admin_site.admin_view(self.retry_view)
+        return [path("<path:object_id>/retry/", retry, name="orders_order_retry"), *super().get_urls()]
+
+    def retry_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """The Retry button of an erred order's page (POST): the retry service, its refusal as a message."""
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        order = self.get_object(request, object_id)
+        if order is None:
+            raise Http404("No such order.")
+        try:
+            order = services.order_retry(order=order.pk, actor=request.user, reason="Retry button in the admin")
+        except DomainError as exc:
+            self.message_user(request, f"Order {order.uuid.hex} was not retried: {exc.message}", messages.ERROR)
+        else:
+            self.message_user(
+                request,
+                f"Order {order.uuid.hex} resubmitted for provisioning: attempt {order.attempt}, now {order.state}.",
+                messages.SUCCESS,
+            )
+        return HttpResponseRedirect(reverse("admin:orders_order_change", args=[order.pk]))
 
 
 class ResourceOrderInline(ReadOnlyTabularInline):

@@ -39,7 +39,7 @@ def reconcile_after() -> datetime.timedelta:
 def _send(name: str, *args) -> None:
     """Publish (or, eagerly, run) one task; never raises into the caller: failures are logged."""
     app = current_app
-    app.loader.import_default_modules()  # registers CELERY_IMPORTS in web processes too (idempotent)
+    _register_tasks(app)
     task = app.tasks[name]
     if app.conf.task_always_eager:
         result = task.apply(args=args, throw=False)  # retries run inline; nothing propagates
@@ -50,6 +50,13 @@ def _send(name: str, *args) -> None:
         task.apply_async(args=args, retry=True)  # bounded by CELERY_TASK_PUBLISH_RETRY_POLICY and socket timeouts
     except _publish_errors(app.conf.broker_url) as exc:
         logger.warning("task %s%r not handed to the broker (%r); the periodic sweep sends it again", name, args, exc)
+
+
+@functools.cache
+def _register_tasks(app) -> None:
+    """Import CELERY_IMPORTS in web processes too, once: Celery's Django fixup runs the system checks on
+    every import_default_modules() call (≈ 40 ms), far too much to pay on each hand-off."""
+    app.loader.import_default_modules()
 
 
 @functools.cache

@@ -9,8 +9,10 @@ _PATTERNS = (
     (re.compile(r"https?://[^\s'\"<>]+"), "<url>"),
     (re.compile(r"\b[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}\b", re.I), "<uuid>"),
     (re.compile(r"\b\d{1,3}(?:\.\d{1,3}){3}(?::\d+)?\b"), "<address>"),
+    (re.compile(r"\b0x[0-9a-f]+\b", re.I), "<hex>"),  # "object at 0x7f3a2b1c4d90" in urllib3's errors
     (re.compile(r"\b[0-9a-f]{16,}\b", re.I), "<hex>"),
-    (re.compile(r"(?<![\w.])\d+(?:\.\d+)?(?![\w.])"), "<n>"),
+    # numbers, with a unit of time or size stuck to them ("12.5s", "30ms"), also at a sentence's end ("12.")
+    (re.compile(r"(?<![\w.])\d+(?:\.\d+)?(?:ms|s|m|h|[kmg]?b)?(?!\w|\.\d)", re.I), "<n>"),
     (re.compile(r"\s+"), " "),
 )
 MAX_CHARS = 200

@@ -12,6 +12,7 @@ from core.api.filters import (
     RepeatedCharFilter,
     RepeatedOrderingFilter,
     StableOrderingMixin,
+    StrictBooleanFilter,
     search_q,
 )
 from core.api.lookups import parse_uuid
@@ -47,9 +48,9 @@ class OrderFilter(StableOrderingMixin, django_filters.FilterSet):
     created_before = IsoDateTimeFilter(field_name="created", lookup_expr="lte")
     modified = IsoDateTimeFilter(field_name="modified", lookup_expr="gte")
     modified_before = IsoDateTimeFilter(field_name="modified", lookup_expr="lte")
-    can_approve_as_consumer = django_filters.BooleanFilter(method="filter_can_approve_as_consumer")
-    can_approve_as_provider = django_filters.BooleanFilter(method="filter_can_approve_as_provider")
-    was_auto_approved = django_filters.BooleanFilter(method="filter_was_auto_approved")
+    can_approve_as_consumer = StrictBooleanFilter(method="filter_can_approve_as_consumer")
+    can_approve_as_provider = StrictBooleanFilter(method="filter_can_approve_as_provider")
+    was_auto_approved = StrictBooleanFilter(method="filter_was_auto_approved")
     # failures (seed 003): when the order last erred, what the error says, whether it was an outage
     failed_after = IsoDateTimeFilter(
         field_name="error_updated_at", lookup_expr="gte", help_text="Last erred at or after (date or date-time)."
@@ -60,7 +61,7 @@ class OrderFilter(StableOrderingMixin, django_filters.FilterSet):
     error_contains = django_filters.CharFilter(
         field_name="error_message", lookup_expr="icontains", help_text="Substring of the error message."
     )
-    error_is_transient = django_filters.BooleanFilter(help_text="The last failure was transient (an outage).")
+    error_is_transient = StrictBooleanFilter(help_text="The last failure was transient (an outage).")
     o = RepeatedOrderingFilter(
         fields=("created", "cost", "state", "consumer_reviewed_at", "error_updated_at"),
         help_text="Ordering; repeatable, prefix with - for descending.",

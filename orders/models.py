@@ -179,6 +179,7 @@ class Order(ProtectedStateMixin, FSMModelMixin, TimeStamped):
             models.Index(fields=["offering", "state", "created", "id"]),
             models.Index(fields=["state", "processing_due_at"]),  # the reconciler's sweep
             models.Index(fields=["state", "state_entered_at"]),  # the stuck sweep, oldest-waiting ages
+            models.Index(fields=["state", "error_updated_at"]),  # failed orders, newest failure first
         ]
 
     def __str__(self) -> str:
@@ -264,6 +265,15 @@ class Order(ProtectedStateMixin, FSMModelMixin, TimeStamped):
     def cancel(self, *, comment: str = "") -> None:
         self.termination_comment = comment[:255]
         self.completed_at = timezone.now()
+
+
+class FailedOrder(Order):
+    """Erred orders, as staff see them on the admin's Failed orders page (a proxy: same table, same rows)."""
+
+    class Meta:
+        proxy = True
+        verbose_name = "failed order"
+        verbose_name_plural = "failed orders"
 
 
 class OrderEvent(models.Model):

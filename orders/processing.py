@@ -95,7 +95,9 @@ def process_order(*, order_id: int, attempt: int) -> str:
     if offering_type is None:
         return _err(order_id, f"Unknown offering type {order.offering.type!r}: no processor.")
     if recovery.parks_new_work(order.offering):
-        return _park(order, attempt)
+        parked = _park(order, attempt)
+        if parked is not None:
+            return parked  # else the backend recovered in the meantime: process the order now
     try:
         result = offering_type.processor().process(order)
     except TransientBackendError as exc:
@@ -122,27 +124,33 @@ def process_order(*, order_id: int, attempt: int) -> str:
         except OrderError as exc:
             logger.info("order %s not marked done: %s", order_id, exc)
             return "skipped"
+        recovery.offering_backend_answered(offering=order.offering)  # it answered: an outage is over
         return "done"
     # pending on the provider, a callback or a person: this attempt is handled, nothing to re-send
     _claimed(order_id, attempt).update(processing_due_at=None, processing_lease_until=None)
+    recovery.offering_backend_answered(offering=order.offering)
     return "pending"
 
 
-def _park(order: Order, attempt: int) -> str:
+def _park(order: Order, attempt: int) -> str | None:
     """The offering's backend is down and recovers by itself: wait for it instead of burning retries.
-    Automatic recovery makes the order due again when the backend's probe answers."""
-    parked = _claimed(order.pk, attempt).update(
-        processing_attempt=None, processing_lease_until=None, processing_due_at=None
+    Automatic recovery makes the order due again when the backend's probe answers. Parked only while the
+    offering is still unhealthy (checked in the same UPDATE): None when it recovered meanwhile."""
+    parked = (
+        _claimed(order.pk, attempt)
+        .filter(offering__backend_healthy=False)
+        .update(processing_attempt=None, processing_lease_until=None, processing_due_at=None)
     )
-    if parked:
-        since = order.offering.backend_unhealthy_since
-        record_event(
-            order, kind="parked", actor=None, from_state=order.state,
-            message="The offering's backend is unavailable"
-            + (f" since {since.isoformat(timespec='seconds')}" if since else "")
-            + "; processing resumes when it answers again.",
-            payload={"attempt": attempt},
-        )  # fmt: skip
+    if not parked:
+        return None if _claimed(order.pk, attempt).exists() else "skipped"
+    since = order.offering.backend_unhealthy_since
+    record_event(
+        order, kind="parked", actor=None, from_state=order.state,
+        message="The offering's backend is unavailable"
+        + (f" since {since.isoformat(timespec='seconds')}" if since else "")
+        + "; processing resumes when it answers again.",
+        payload={"attempt": attempt},
+    )  # fmt: skip
     return "parked"
 
 

@@ -6,28 +6,37 @@ Each action: get_object (404 invisible, 403 no right) → input serializer (400)
 
 from __future__ import annotations
 
-from drf_spectacular.utils import extend_schema, extend_schema_view
+from django.conf import settings
+from django.db.models import QuerySet
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
+from rest_framework.exceptions import ValidationError
 from rest_framework.generics import get_object_or_404
 from rest_framework.response import Response
 
 from core.api.bodies import validated
 from core.api.lookups import UUIDLookupMixin
 from core.api.representation import joins_for, requested_fields
-from core.api.schema import FIELD_PARAM, list_and_retrieve, responses
+from core.api.schema import ERROR, FIELD_PARAM, list_and_retrieve, responses
+from core.errors import NotPermitted
+from core.models import Job
 from offerings.models import Offering
 from offerings.selectors import offering_details
 from offerings.serializers import PublicOfferingDetailsSerializer
 from orders import selectors, services
 from orders.actions import ACTIONS
 from orders.filters import OrderFilter
+from orders.models import Order
+from orders.serializers import bulk as b
 from orders.serializers import inputs as i
 from orders.serializers.details import OrderDetailsSerializer
 from orders.serializers.events import OrderEventSerializer
 from orders.serializers.resources import ResourceSerializer
+from orders.services import batch
 from orders.states import OrderState as S
 from permissions.drf import ActionPolicyPermission
+from permissions.policies import can_retry_orders_somewhere
 
 APPROVED_DETAIL = {
     S.PENDING_PROJECT: "Order is pending project activation.",
@@ -37,6 +46,21 @@ APPROVED_DETAIL = {
 }
 DETAIL = i.DetailSerializer
 UPDATE_RESPONSES = responses({200: i.OrderUpdateSerializer}, 400, 403, 404, 409)
+IDEMPOTENCY_KEY = OpenApiParameter(
+    "Idempotency-Key", str, OpenApiParameter.HEADER, required=False,
+    description="Repeating a request with the same key returns the first answer or job instead of starting "
+    "another run; the same key with a different request is a 409.",
+)  # fmt: skip
+BULK_RETRY_RESPONSES = responses(
+    {
+        200: OpenApiResponse(b.BulkRetryReportSerializer, description="Dry run, or a small run finished."),
+        202: OpenApiResponse(b.JobLinkSerializer, description="A job runs the selection; Location is its url."),
+    },
+    400,
+    403,
+)
+BULK_RETRY_RESPONSES[403] = OpenApiResponse(ERROR, description="You may retry orders of no offering.")
+BULK_RETRY_RESPONSES[409] = OpenApiResponse(ERROR, description="The Idempotency-Key was used for another request.")
 
 
 def _detail(message: str, code: int = status.HTTP_200_OK) -> Response:
@@ -68,6 +92,7 @@ class OrderViewSet(
         "offering": None,
         "resource": None,
         "events": None,
+        "bulk_retry": None,  # a real run is checked in the action; each order again by the executor
         "update": ACTIONS["update"].policy,
         "partial_update": ACTIONS["update"].policy,
         **{name: a.policy for name, a in ACTIONS.items()},
@@ -81,7 +106,7 @@ class OrderViewSet(
 
     def filter_queryset(self, queryset):
         # list filters apply to the list only: a stray ?state=… must not hide the order from an action
-        return super().filter_queryset(queryset) if self.action == "list" else queryset
+        return super().filter_queryset(queryset) if self.action in ("list", "bulk_retry") else queryset
 
     def list(self, request, *args, **kwargs):
         if request.method == "HEAD":
@@ -264,3 +289,46 @@ class OrderViewSet(
         page = self.paginate_queryset(selectors.order_events(self.get_object()))
         data = OrderEventSerializer(page, many=True, context=self.get_serializer_context()).data
         return self.get_paginated_response(data)
+
+    # --- bulk resubmit (seed 003) ---------------------------------------------------------------
+
+    @extend_schema(
+        filters=True, request=b.BulkRetrySerializer, parameters=[IDEMPOTENCY_KEY], responses=BULK_RETRY_RESPONSES
+    )
+    @action(detail=False, methods=["post"])
+    def bulk_retry(self, request):
+        """Resubmit the erred orders the filters (or `uuids`) select; dry run previews, large runs are jobs."""
+        data, key = validated(b.BulkRetrySerializer, request), self._idempotency_key(request)
+        orders = self._bulk_selection(request, data.get("uuids"))
+        if data["dry_run"]:
+            return Response(batch.retry_preview(actor=request.user, orders=orders))
+        if not can_retry_orders_somewhere(request.user, Offering.objects.all()):
+            raise NotPermitted("You may retry orders of no offering.")
+        query, body = dict(request.query_params.lists()), {"uuids": sorted(u.hex for u in data.get("uuids", ()))}
+        job, _created = batch.bulk_retry_start(
+            actor=request.user, orders=orders, reason=data["reason"], params={"query": query, **body},
+            idempotency_key=key, fingerprint=batch.request_fingerprint(query=query, body={**data, **body}),
+        )  # fmt: skip
+        return self._bulk_answer(job)
+
+    def _bulk_selection(self, request, uuids: list | None) -> QuerySet[Order]:
+        """Visible orders matching the filters: the erred ones, or the listed ones whatever their state."""
+        unknown = sorted(set(request.query_params) - set(OrderFilter.base_filters))
+        if unknown:  # a typo must never widen a selection
+            raise ValidationError({name: ["Unknown filter."] for name in unknown})
+        orders = self.filter_queryset(selectors.order_list_for(request.user, joins=()))
+        return orders.filter(uuid__in=uuids) if uuids is not None else orders.filter(state=S.ERRED)
+
+    @staticmethod
+    def _idempotency_key(request) -> str:
+        key = request.headers.get("Idempotency-Key", "").strip()
+        if len(key) > 255 or (key and not key.isprintable()):
+            raise ValidationError({"Idempotency-Key": ["At most 255 printable characters."]})
+        return key
+
+    def _bulk_answer(self, job: Job) -> Response:
+        """A run finished in the request: 200 with its report; one left to a worker: 202 with the job."""
+        link = b.job_link(self.get_serializer_context(), job)
+        if job.total <= settings.MARKETPLACE["BULK_RETRY_SYNC_LIMIT"] and job.state == Job.States.DONE:
+            return Response({**batch.bulk_retry_report(job), "job": link})
+        return Response({"job": link}, status=status.HTTP_202_ACCEPTED, headers={"Location": link})

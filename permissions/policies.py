@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.db.models import Q
+
 from permissions.constants import Permission as P
 from permissions.roles import Scope, grants_of
 
@@ -103,6 +105,25 @@ def can_retry_order(user, order: Any) -> bool:
 def can_retry_orders_of_offering(user, offering: Any) -> bool:
     """The same right for every order of one offering (bulk resubmit previews group by offering)."""
     return is_staff(user) or grants_of(user).has(P.ORDER_RETRY, offering_chain(offering))
+
+
+def can_retry_orders_somewhere(user, offerings: Any) -> bool:
+    """Bulk resubmit at all: staff, or the retry right on at least one of `offerings` (a queryset; one
+    query). Consumer roles, service managers and owners of organisations without offerings hold it nowhere."""
+    if is_staff(user):
+        return True
+    grants = grants_of(user)
+    own, providers = grants.scope_ids(P.ORDER_RETRY, "offering"), grants.scope_ids(P.ORDER_RETRY, "customer")
+    if not (own or providers):
+        return False
+    return offerings.filter(Q(id__in=own) | Q(customer_id__in=providers)).exists()
+
+
+def can_manage_job(user, job: Any) -> bool:
+    """Pause, resume or cancel a job (a bulk resubmit): staff, or the user who started it."""
+    if is_staff(user):
+        return True
+    return bool(user is not None and user.is_authenticated and user.is_active and job.created_by_id == user.pk)
 
 
 def can_cancel_order(user, order: Any) -> bool:

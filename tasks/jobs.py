@@ -2,12 +2,28 @@
 
 Each run handles one chunk and hands the next one to the broker with the countdown the rate cap asks
 for, so a worker restart loses at most the chunk in flight (its items stay pending) and the stalled-job
-sweep (tasks.periodic.resume_stalled_jobs) sends the job out again.
+sweep (tasks.periodic.resume_stalled_jobs) sends the job out again. The same sweep covers a next chunk
+that could not be published (the broker down at that moment): the job is not failed for it.
 """
 
+import logging
+
 from celery import Task, shared_task
+from kombu.exceptions import KombuError
 
 from core import jobs
+from orders.services import batch  # noqa: F401 - registers the bulk_retry job kind in worker processes
+
+logger = logging.getLogger(__name__)
+
+
+def _publish_errors(app) -> tuple[type[BaseException], ...]:
+    """What publishing raises when the broker is unreachable (evaluated only when something was raised)."""
+    connection = app.connection_for_write()
+    try:
+        return (KombuError, OSError, *connection.connection_errors, *connection.channel_errors)
+    finally:
+        connection.release()
 
 
 class JobTask(Task):
@@ -22,5 +38,11 @@ def run_job(self, job_id: int) -> str:
     wait = jobs.job_run_chunk(job_id)
     if wait is None:
         return "stopped"
-    self.apply_async(args=[job_id], countdown=wait)
+    try:
+        self.apply_async(args=[job_id], countdown=wait, retry=True)
+    except _publish_errors(self.app) as exc:  # the job row keeps its pending items; the stalled sweep resends it
+        logger.warning(
+            "next chunk of job %s not handed to the broker (%r); the stalled-job sweep resends it", job_id, exc
+        )
+        return "next chunk left to the stalled-job sweep"
     return f"next chunk in {wait:.2f} s"

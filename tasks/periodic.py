@@ -59,7 +59,8 @@ def sweep_stuck_orders() -> dict[str, int]:
 
 @shared_task(name="tasks.periodic.probe_unhealthy_backends")
 def probe_unhealthy_backends() -> list[dict]:
-    """Ask each unhealthy offering's backend whether it answers; recover the ones that do."""
+    """Ask each unhealthy offering's backend whether it answers; recover the ones that do (one recovery job
+    per outage, however many runs overlap) and release orders parked for offerings that no longer park."""
     return [vars(outcome) for outcome in recovery.probe_unhealthy_backends()]
 
 

@@ -10,6 +10,8 @@ from django.contrib.auth.models import AnonymousUser, User
 from django.contrib.contenttypes.models import ContentType
 from django.utils import timezone
 
+from core.models import Job
+from offerings.models import Offering
 from orders.models import Order, Resource
 from permissions import policies as p
 from permissions.models import Role, RolePermission, UserRole
@@ -83,8 +85,17 @@ def _expected(holders: set[str]) -> dict[str, bool]:
     return {role: role in holders for role in ROLES}
 
 
+# bulk resubmit (seed 003): the retry right on some offering at all, and who may pause/resume/cancel a job
+# (the job below is the provider owner's)
+BULK_POLICIES: dict[str, set[str]] = {
+    "can_retry_orders_somewhere": PROVIDER_RETRIERS,
+    "can_manage_job": {"staff", "provider_owner"},
+}
+
+
 def test_the_matrix_covers_every_order_and_resource_policy():
     covered = set(ORDER_POLICIES) | set(RESOURCE_POLICIES) | set(PROJECT_POLICIES) | set(OFFERING_POLICIES)
+    covered |= set(BULK_POLICIES)
     public = {name for name in dir(p) if name.startswith("can_")}
     assert public == covered
 
@@ -115,6 +126,19 @@ def test_project_policy_matrix(world, policy, holders):
 @pytest.mark.parametrize(("policy", "holders"), OFFERING_POLICIES.items())
 def test_offering_policy_matrix(world, policy, holders):
     assert _row(world, policy, world.slurm) == _expected(holders)
+
+
+def test_the_retry_right_somewhere_is_held_by_staff_provider_owners_and_offering_managers_only(world):
+    assert _row(world, "can_retry_orders_somewhere", Offering.objects.all()) == _expected(PROVIDER_RETRIERS)
+    # the consumer owner holds ORDER.RETRY on an organisation without offerings: nowhere to use it
+    assert p.can_retry_orders_somewhere(world.user("consumer_owner"), Offering.objects.all()) is False
+    assert p.can_retry_orders_somewhere(world.user("offering_manager"), Offering.objects.none()) is False
+
+
+def test_only_staff_and_the_author_may_manage_a_job(world):
+    job = Job.objects.create(kind="bulk_retry", created_by=world.user("provider_owner"))
+
+    assert _row(world, "can_manage_job", job) == _expected(BULK_POLICIES["can_manage_job"])
 
 
 def test_offering_manager_of_slurm_has_no_say_over_basic_orders(world):

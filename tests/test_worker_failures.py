@@ -7,26 +7,25 @@ The web side is the test itself (an in-process API client) publishing to the sam
 
 from __future__ import annotations
 
-import contextlib
-import os
-import signal
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
 
 import pytest
-from django.db import connection
 from django.test import override_settings
 
 from orders.models import Order
 from tests.api import ORDERS, create_body, order_url
-from tests.brokers import RedisServer, redis_server_installed, serve_fulfilment, use_broker, wait_until
+from tests.brokers import (
+    CeleryStack,
+    RedisServer,
+    database_url,
+    redis_server_installed,
+    serve_fulfilment,
+    use_broker,
+    wait_until,
+)
 from tests.conftest import build_world, requires_postgres
-
-ROOT = Path(__file__).resolve().parent.parent
-CELERY = str(Path(sys.executable).with_name("celery"))
 
 pytestmark = [
     pytest.mark.redis,
@@ -48,78 +47,12 @@ WORKER_ENV = {
 WEBHOOK_TIMEOUT_SECONDS = 5  # below the lease
 
 
-def database_url() -> str:
-    db = connection.settings_dict
-    password = f":{db['PASSWORD']}" if db.get("PASSWORD") else ""
-    return f"postgres://{db['USER']}{password}@{db.get('HOST') or '127.0.0.1'}:{db.get('PORT') or 5432}/{db['NAME']}"
-
-
-class Service:
-    """A celery worker or beat in its own process group, logging to a file."""
-
-    def __init__(self, name: str, args: list[str], env: dict[str, str], log: Path) -> None:
-        self.name, self.log = name, log
-        self.process = subprocess.Popen(
-            [CELERY, "-A", "marketplace", *args],
-            cwd=ROOT,
-            env=env,
-            stdout=log.open("ab"),
-            stderr=subprocess.STDOUT,
-            start_new_session=True,  # its own process group: the pool processes die with it
-        )
-
-    def alive(self) -> bool:
-        return self.process.poll() is None
-
-    def text(self) -> str:
-        return self.log.read_text(errors="replace")
-
-    def kill(self) -> None:
-        """SIGKILL the whole process group: no warm shutdown, no acknowledgement, no message restored."""
-        if self.alive():
-            os.killpg(self.process.pid, signal.SIGKILL)
-        self.process.wait(timeout=10)
-
-    def stop(self) -> None:
-        if self.alive():
-            self.process.send_signal(signal.SIGTERM)
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                self.process.wait(timeout=15)
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.process.pid, signal.SIGKILL)  # leftovers of the group, if any
-        self.process.wait(timeout=10)
-
-
-class Stack:
+class Stack(CeleryStack):
     """Redis, beat and workers for one test; the web side publishes to the same Redis."""
 
     def __init__(self, tmp_path: Path, redis_server: RedisServer) -> None:
-        self.tmp_path, self.redis = tmp_path, redis_server
-        self.env = {**os.environ, **WORKER_ENV, "DATABASE_URL": database_url(), "CELERY_BROKER_URL": redis_server.url}
-        self.services: list[Service] = []
-
-    def worker(self) -> Service:
-        index = sum(s.name.startswith("worker") for s in self.services)
-        args = ["worker", "-P", "prefork", "-c", "2", "-l", "info", "-n", f"w{index}@%h", "--without-mingle",
-                "--without-gossip"]  # fmt: skip
-        service = Service(f"worker{index}", args, self.env, self.tmp_path / f"worker{index}.log")
-        self.services.append(service)
-        wait_until(lambda: "ready." in service.text() or not service.alive(), seconds=30, what="worker ready")
-        assert service.alive(), service.text()
-        return service
-
-    def beat(self) -> Service:
-        args = ["beat", "-l", "info", "-s", str(self.tmp_path / "beat-schedule"), "--max-interval", "1"]
-        service = Service("beat", args, self.env, self.tmp_path / "beat.log")
-        self.services.append(service)
-        return service
-
-    def logs(self) -> str:
-        return "\n".join(f"--- {s.name}\n{s.text()[-4000:]}" for s in self.services)
-
-    def stop(self) -> None:
-        for service in reversed(self.services):
-            service.stop()
+        super().__init__(tmp_path, redis_server.url, {**WORKER_ENV, "DATABASE_URL": database_url()})
+        self.redis = redis_server
 
 
 @pytest.fixture

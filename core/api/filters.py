@@ -80,6 +80,26 @@ class UTCDateTimeField(IsoDateTimeField):
             raise ValidationError("Enter a date/time between years 1 and 9999 in UTC.", code="invalid") from None
 
 
+class StrictBooleanField(forms.NullBooleanField):
+    """true/false (also True/False/1/0); anything else is a 400 rather than "no filter" (NullBooleanField turns
+    unknown values into None, which silently widens a selection: `?error_is_transient=yes` → every order)."""
+
+    ACCEPTED = {"true", "false", "1", "0"}
+    widget = forms.TextInput  # NullBooleanSelect maps unknown values to None before to_python sees them
+
+    def to_python(self, value: Any) -> bool | None:
+        if isinstance(value, str) and value.strip() and value.strip().lower() not in self.ACCEPTED:
+            raise ValidationError("Enter true or false.", code="invalid")
+        return super().to_python(value.strip().lower() if isinstance(value, str) else value)
+
+    def validate(self, value: Any) -> None:
+        pass
+
+
+class StrictBooleanFilter(django_filters.BooleanFilter):
+    field_class = StrictBooleanField
+
+
 class IsoDateTimeFilter(django_filters.IsoDateTimeFilter):
     field_class = UTCDateTimeField
 

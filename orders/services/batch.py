@@ -23,7 +23,7 @@ from core import jobs
 from core.errors import Conflict
 from core.models import Job, JobItem
 from offerings.models import Offering
-from offerings.registry import type_supports
+from offerings.registry import get_offering_type, type_supports
 from orders import dispatch
 from orders.error_groups import error_group
 from orders.exceptions import ActionNotPermitted, OfferingTypeNotSupported, OrderNotFound, OrderStateConflict
@@ -51,15 +51,35 @@ class IdempotencyConflict(Conflict):
     default_message = "This Idempotency-Key was used for a different request."
 
 
+def _system_refusal(order_id: int, automatic: bool) -> str:
+    """What the retry service does not check for the system actor (None): the offering type's support of
+    retry and, for automatic recovery, the bound on automatic attempts. "" when nothing stands in the way."""
+    row = Order.objects.filter(pk=order_id).values_list("offering__type", "auto_resubmits").first()
+    if row is None:
+        return "not_found"
+    type_name, auto_resubmits = row
+    spec = get_offering_type(type_name)
+    if spec is None or not spec.supports("retry"):
+        return "type_not_supported"
+    if automatic and auto_resubmits >= settings.MARKETPLACE["AUTO_RESUBMIT_MAX_ATTEMPTS"]:
+        return "attempt_limit"
+    return ""
+
+
 def retry_one(
     *, order_id: int, actor: Any, reason: str = "", expected_attempt: int | None = None, job: Job | None = None
 ) -> jobs.ItemResult:
-    """Retry one order of a selection; a refusal becomes a coded skip, never an exception."""
+    """Retry one order of a selection; a refusal becomes a coded skip, never an exception.
+
+    A person's right and the type's support are checked by the retry service under the row lock; for the
+    system (actor None: automatic recovery, the CLI without --as-user) the type and the automatic-attempt
+    bound are checked here.
+    """
     automatic = bool(job and job.params.get("automatic"))
-    if automatic and job is not None:
-        limit = settings.MARKETPLACE["AUTO_RESUBMIT_MAX_ATTEMPTS"]
-        if Order.objects.filter(pk=order_id, auto_resubmits__gte=limit).exists():
-            return jobs.ItemResult(False, "attempt_limit")
+    if actor is None or automatic:
+        refusal = _system_refusal(order_id, automatic)
+        if refusal:
+            return jobs.ItemResult(False, refusal)
     try:
         order_retry(
             order=order_id,
@@ -186,8 +206,10 @@ def bulk_retry_start(
     rate_per_second: float | None = None,
     automatic: bool = False,
     run_inline_up_to: int | None = None,
+    caller_runs: bool = False,
 ) -> tuple[Job, bool]:
-    """Snapshot the selection as a job and run it: in this process when it is small, else in a worker.
+    """Snapshot the selection as a job and run it: in this process when it is small, else in a worker;
+    with `caller_runs` neither: the caller runs it (the CLI, chunk by chunk at the job's rate).
 
     Returns (job, created). The same Idempotency-Key with the same request returns the first job.
     """
@@ -215,14 +237,14 @@ def bulk_retry_start(
                 rate_per_second=rate_per_second or settings.MARKETPLACE["BULK_RETRY_RATE"],
                 summary=summary,
             )
-            if len(selection) > inline_limit:
+            if len(selection) > inline_limit and not caller_runs:
                 dispatch.enqueue_job(job_id=job.pk)
     except IntegrityError:  # the same key raced in from a parallel request: answer with that one's job
         existing = _existing(actor, idempotency_key, fingerprint)
         if existing is None:
             raise
         return existing, False
-    if len(selection) <= inline_limit:
+    if len(selection) <= inline_limit and not caller_runs:
         job = jobs.job_run_inline(job)
     return job, True
 

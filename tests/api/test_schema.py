@@ -47,6 +47,16 @@ ORDER_OPERATIONS = {
     ("get", "/api/marketplace-orders/{uuid}/resource/"): {200, 401, 404},
     ("get", "/api/marketplace-orders/{uuid}/offering/"): {200, 401, 404},
     ("get", "/api/marketplace-orders/{uuid}/events/"): {200, 401, 404},
+    ("post", "/api/marketplace-orders/bulk_retry/"): {200, 202, 400, 401, 403, 409},
+}
+_JOB_ACT = {200, 401, 403, 404, 409}
+JOB_OPERATIONS = {
+    ("get", "/api/marketplace-order-jobs/"): {200, 400, 401, 404},
+    ("get", "/api/marketplace-order-jobs/{uuid}/"): {200, 401, 404},
+    ("get", "/api/marketplace-order-jobs/{uuid}/report/"): {200, 400, 401, 404},
+    ("post", "/api/marketplace-order-jobs/{uuid}/pause/"): _JOB_ACT,
+    ("post", "/api/marketplace-order-jobs/{uuid}/resume/"): _JOB_ACT,
+    ("post", "/api/marketplace-order-jobs/{uuid}/cancel/"): _JOB_ACT,
 }
 RESOURCE_LISTS = ("/api/marketplace-resources/", "/api/marketplace-provider-resources/")
 
@@ -92,6 +102,18 @@ def test_order_operation_declares_401_and_every_code_it_can_answer(schema, metho
 
     assert 401 in codes
     assert ORDER_OPERATIONS[(method, path)] - codes == set()
+
+
+@pytest.mark.parametrize("method, path", list(JOB_OPERATIONS))
+def test_job_operation_declares_401_and_every_code_it_can_answer(schema, method, path):
+    assert JOB_OPERATIONS[(method, path)] - declared(schema, method, path) == set()
+
+
+def test_bulk_retry_documents_the_order_filters_and_the_idempotency_key(schema):
+    operation = schema["paths"]["/api/marketplace-orders/bulk_retry/"]["post"]
+    parameters = {(p["in"], p["name"]) for p in operation["parameters"]}
+
+    assert {("query", "failed_after"), ("query", "error_is_transient"), ("header", "Idempotency-Key")} <= parameters
 
 
 @pytest.mark.parametrize("path", RESOURCE_LISTS)
