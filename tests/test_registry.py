@@ -83,7 +83,7 @@ def test_stuck_after_and_erring_are_overridable_per_offering(options, stuck_afte
 
 def test_every_type_declares_the_common_options_and_the_webhook_its_own():
     common = {"stuck_after_minutes", "err_stuck_orders", "auto_approve_in_service_provider_projects",
-              "disable_autoapprove"}  # fmt: skip
+              "disable_autoapprove", "resubmit_rate"}  # fmt: skip
     webhook = registry.get_offering_type(registry.WEBHOOK).declared_options
 
     for name in (registry.BASIC, registry.SLURM):

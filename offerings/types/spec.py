@@ -96,6 +96,8 @@ def common_options(*, automated: bool) -> tuple[PluginOption, ...]:
                      help="Orders from the provider's own projects need no consumer approval."),
         PluginOption("disable_autoapprove", OptionType.BOOL, default=False,
                      help="Every order needs consumer approval, whoever places it."),
+        PluginOption("resubmit_rate", OptionType.FLOAT, minimum=0.01,
+                     help="Bulk resubmits and automatic recovery send at most this many orders per second."),
     )  # fmt: skip
 
 
