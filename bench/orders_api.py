@@ -112,6 +112,7 @@ def setup_django(url: str) -> None:
     os.environ["DJANGO_SETTINGS_MODULE"] = "marketplace.settings"
     os.environ["DATABASE_URL"] = url
     os.environ["DEBUG"] = "False"
+    os.environ.setdefault("MARKETPLACE_EMBEDDED", "true")  # a generated key, any host, plain HTTP (README)
     os.environ.setdefault("LOG_LEVEL", "WARNING")
     sys.path.insert(0, str(ROOT))
     import django

@@ -109,7 +109,10 @@ def delivery_attempt(delivery_id: int) -> str:
         )  # fmt: skip
         Delivery.objects.filter(pk=delivery.pk).update(**changes)
     if error:
-        logger.info("delivery %s attempt %s to %s: %s", delivery.pk, delivery.attempts, delivery.url, error)
+        about = {"order_uuid": delivery.subject_uuid.hex} if delivery.subject_type == "order" else {}
+        logger.info(
+            "delivery %s attempt %s to %s: %s", delivery.pk, delivery.attempts, delivery.url, error, extra=about
+        )
     if changes.get("state") is not None:
         return str(changes["state"])
     return "retrying"

@@ -227,18 +227,27 @@ def _handle_item(job: Job, item: JobItem, handler: ItemHandler) -> bool | None:
     return result.succeeded
 
 
-def job_run_chunk(job_id: int, *, window: float | None = None, paced: bool = True) -> float | None:
+def job_claim_runner(job_id: int) -> str:
+    """Make a new run the job's only runner: a run started earlier (a resumed job's old next-chunk message,
+    a slow worker the stalled-job sweep gave up on) stops at its next chunk instead of doubling the rate."""
+    token = uuid.uuid4().hex
+    Job.objects.filter(pk=job_id).update(runner=token)
+    return token
+
+
+def job_run_chunk(job_id: int, *, window: float | None = None, paced: bool = True, runner: str = "") -> float | None:
     """Handle the next chunk of a job. Returns seconds to wait before the next chunk, None when done/stopped.
 
     Paced (the default), the chunk holds at most rate × window items and spaces them out as the rate caps
     ask (overall and per group), sleeping between items; the returned wait completes the chunk's budget.
     A pause or cancel is noticed before each paced item and after the chunk. Unpaced (small jobs run in
-    the request), it handles JOB_CHUNK_SIZE items back to back.
+    the request), it handles JOB_CHUNK_SIZE items back to back. A `runner` token (job_claim_runner) that
+    is no longer the job's stops the run: another run owns the job now.
     """
     window = window or _option("JOB_WINDOW_SECONDS")
     with transaction.atomic():
         job = _locked(job_id)
-        if job.state not in (J.QUEUED, J.RUNNING):
+        if job.state not in (J.QUEUED, J.RUNNING) or (runner and job.runner != runner):
             return None
         now = timezone.now()
         if job.state == J.QUEUED:

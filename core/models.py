@@ -105,6 +105,10 @@ class Job(TimeStamped):
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     heartbeat_at = models.DateTimeField(null=True, blank=True, help_text="Last time a worker made progress.")
+    runner = models.CharField(
+        max_length=32, blank=True, editable=False,
+        help_text="The run that owns the job now; a run superseded (resume, stalled sweep) stops at its next chunk.",
+    )  # fmt: skip
     error = models.TextField(blank=True)
 
     class Meta:
@@ -152,3 +156,15 @@ class JobItem(models.Model):
 
     def __str__(self) -> str:
         return f"{self.subject_uuid.hex}: {self.outcome}{' (' + self.reason + ')' if self.reason else ''}"
+
+
+class Heartbeat(models.Model):
+    """When a background component last showed it is alive (readiness, ops/health.py): "beat" when it
+    publishes the heartbeat task, "worker" when a worker runs it or starts (core/heartbeats.py)."""
+
+    name = models.CharField(max_length=50, unique=True)
+    seen_at = models.DateTimeField()
+    hostname = models.CharField(max_length=255, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.name} seen {self.seen_at.isoformat(timespec='seconds')}"

@@ -16,8 +16,10 @@ timeout and skipped by the claim (orders/processing.py).
 import os
 
 import redis
-from celery import Celery
+from celery import Celery, signals
 from kombu.transport import redis as kombu_redis
+
+from core import heartbeats, logs
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "marketplace.settings")
 
@@ -38,3 +40,8 @@ class RedisTransport(kombu_redis.Transport):
 app = Celery("marketplace")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks(lambda: [])  # tasks are listed explicitly in CELERY_IMPORTS
+
+# Readiness (core/heartbeats.py) and structured logs (core/logs.py); weak=False: plain module functions.
+signals.before_task_publish.connect(heartbeats.on_task_publish, weak=False)
+signals.worker_ready.connect(heartbeats.on_worker_ready, weak=False)
+signals.before_task_publish.connect(logs.propagate_request_id, weak=False)

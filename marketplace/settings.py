@@ -8,15 +8,37 @@ from pathlib import Path
 
 import environ
 
+from marketplace import security
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
 environ.Env.read_env(BASE_DIR / ".env", overwrite=False) if (BASE_DIR / ".env").exists() else None
 
 DEBUG = env.bool("DEBUG", default=False)
-SECRET_KEY = env("SECRET_KEY", default="insecure-embedded-default-change-me")
-ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["*"])
+# The embedded mode (bin/serve, the test suite, a checkout without DATABASE_URL) and DEBUG: a SECRET_KEY
+# generated once into an untracked file, any host, plain HTTP. Otherwise a missing, placeholder or short key,
+# or no ALLOWED_HOSTS, refuses to start (marketplace/security.py) and HTTPS is on (README "Production").
+EMBEDDED = env.bool("MARKETPLACE_EMBEDDED", default=not env("DATABASE_URL", default=""))
+_RELAXED = EMBEDDED or DEBUG
+SECRET_KEY = security.secret_key(
+    env("SECRET_KEY", default=""),
+    relaxed=_RELAXED,
+    key_file=Path(env("EMBEDDED_SECRET_KEY_FILE", default=str(BASE_DIR / ".embedded-secret-key"))),
+)
+ALLOWED_HOSTS = security.allowed_hosts(env.list("ALLOWED_HOSTS", default=[]), relaxed=_RELAXED)
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+# HTTPS, typically terminated by a proxy that sets X-Forwarded-Proto (SECURE_PROXY_SSL_HEADER=
+# HTTP_X_FORWARDED_PROTO,https); health probes are answered over plain HTTP too
+SECURE_PROXY_SSL_HEADER = security.proxy_ssl_header(env.list("SECURE_PROXY_SSL_HEADER", default=[]))
+USE_X_FORWARDED_HOST = env.bool("USE_X_FORWARDED_HOST", default=False)
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=not _RELAXED)
+SECURE_REDIRECT_EXEMPT = [r"^health/"]
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0 if _RELAXED else 31_536_000)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=not _RELAXED)
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=not _RELAXED)
+SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=not _RELAXED)
+CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=not _RELAXED)
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -36,9 +58,13 @@ INSTALLED_APPS = [
     "permissions",
     "offerings",
     "orders",
+    "ops",
 ]
 
 MIDDLEWARE = [
+    "core.request_id.RequestIdMiddleware",  # X-Request-ID in, out and in every log record (core/logs.py)
+    "ops.health.ProbeMiddleware",  # /health/live, /health/ready: before host checks and HTTPS redirects
+    "ops.metrics.http.RequestLatencyMiddleware",  # the HTTP latency histogram of /metrics
     "django.middleware.security.SecurityMiddleware",
     "core.api.middleware.ApiGuardMiddleware",  # /api/: NUL in query, oversized bodies → JSON 400/413
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -112,7 +138,7 @@ API_LIMITS = {
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "core.api.authentication.ExpiringTokenAuthentication",  # TOKEN_TTL_HOURS below
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -132,6 +158,9 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "core.exception_handler.handle_exception",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
+
+# API tokens older than this many hours are refused (401); unset or 0: tokens never expire
+TOKEN_TTL_HOURS = env.float("TOKEN_TTL_HOURS", default=0) or None
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "Marketplace orders API",
@@ -212,6 +241,21 @@ MARKETPLACE = {
     "AUTO_RESUBMIT_MAX_ATTEMPTS": env.int("AUTO_RESUBMIT_MAX_ATTEMPTS", default=3),
 }
 
+# The operators' dashboard (the admin's landing page, ops/dashboard.py): how long an order may wait in each
+# pending state before it counts as late (badges at 50/75/100 %; executing uses its offering type's
+# stuck_after), when a site agent counts as stale, and how many error groups and jobs it lists.
+OPS_DASHBOARD = {
+    "WAITING_TARGET_HOURS": {
+        "pending-consumer": env.float("OPS_TARGET_PENDING_CONSUMER_HOURS", default=72.0),
+        "pending-provider": env.float("OPS_TARGET_PENDING_PROVIDER_HOURS", default=48.0),
+        "pending-project": env.float("OPS_TARGET_PENDING_PROJECT_HOURS", default=720.0),
+        "pending-start-date": env.float("OPS_TARGET_PENDING_START_DATE_HOURS", default=720.0),
+    },
+    "AGENT_STALE_MINUTES": env.int("OPS_AGENT_STALE_MINUTES", default=30),
+    "ERROR_GROUPS_LISTED": env.int("OPS_ERROR_GROUPS_LISTED", default=15),
+    "JOBS_LISTED": env.int("OPS_JOBS_LISTED", default=8),
+}
+
 CELERY_BEAT_SCHEDULE["reconcile-executing-orders"] = {
     "task": "tasks.periodic.reconcile_executing_orders",
     "schedule": MARKETPLACE["RECONCILE_INTERVAL_SECONDS"],
@@ -224,6 +268,18 @@ CELERY_BEAT_SCHEDULE["resume-stalled-jobs"] = {
     "task": "tasks.periodic.resume_stalled_jobs",
     "schedule": MARKETPLACE["JOB_STALLED_AFTER_SECONDS"] / 2,
 }
+
+# Monitoring (README "Monitoring"). /metrics answers a request with `Authorization: Bearer <METRICS_TOKEN>`,
+# a staff user's API token (`Authorization: Token <key>`) or from METRICS_ALLOWED_NETWORKS (CIDRs; default
+# none: behind a reverse proxy every request would come from loopback). /health/ready: the broker is pinged
+# with this timeout; a worker and beat count as seen recently within HEALTH_STALE_AFTER_SECONDS of their
+# last heartbeat (beat sends tasks.periodic.heartbeat every HEARTBEAT_INTERVAL_SECONDS, a worker runs it).
+METRICS_TOKEN = env("METRICS_TOKEN", default="")
+METRICS_ALLOWED_NETWORKS = env.list("METRICS_ALLOWED_NETWORKS", default=[])
+HEALTH_BROKER_TIMEOUT_SECONDS = env.float("HEALTH_BROKER_TIMEOUT_SECONDS", default=1.0)
+HEARTBEAT_INTERVAL_SECONDS = env.float("HEARTBEAT_INTERVAL_SECONDS", default=30.0)
+HEALTH_STALE_AFTER_SECONDS = env.float("HEALTH_STALE_AFTER_SECONDS", default=3 * HEARTBEAT_INTERVAL_SECONDS)
+CELERY_BEAT_SCHEDULE["heartbeat"] = {"task": "tasks.periodic.heartbeat", "schedule": HEARTBEAT_INTERVAL_SECONDS}
 
 # The broker (Redis) in production: README "Not losing work". Publishing from a request is bounded by the
 # socket timeouts and one quick retry; a worker keeps reconnecting through an outage and finishes the task
@@ -247,11 +303,25 @@ CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = False  # the task i
 if CELERY_BROKER_URL.startswith("redis://"):
     CELERY_BROKER_TRANSPORT = "marketplace.celery:RedisTransport"  # survives a Redis restart (see there)
 
+# LOG_FORMAT=json: one JSON object per line with request_id, order_uuid and task_id where known (core/logs.py);
+# Celery then leaves the root logger to this configuration in workers and beat too.
+LOG_FORMAT = env("LOG_FORMAT", default="plain")
+CELERY_WORKER_HIJACK_ROOT_LOGGER = LOG_FORMAT != "json"
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"context": {"()": "core.logs.ContextFilter"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "json": {"()": "core.logs.JsonFormatter"},
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "json" if LOG_FORMAT == "json" else "plain",
+            "filters": ["context"],
+        }
+    },
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }

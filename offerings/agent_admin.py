@@ -7,12 +7,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.db.models import Max, QuerySet
 from django.http import HttpRequest
 
 from core.admin_base import ReadOnlyTabularInline, StaffAdmin
 from offerings.agent_models import AgentIdentity, AgentProcessor, AgentService
+from offerings.agent_tokens import AgentHasNoUser, agent_token_rotate
 
 
 class _AgentRowAdmin(StaffAdmin):
@@ -46,6 +47,25 @@ class AgentIdentityAdmin(_AgentRowAdmin):
     search_fields = ("name", "offering__name", "uuid")
     uuid_search_fields = ("uuid", "offering__uuid")
     inlines = [AgentServiceInline]
+    actions = ["rotate_token"]
+
+    @admin.action(description="Rotate the API token of the agent's user")
+    def rotate_token(self, request: HttpRequest, queryset: QuerySet) -> None:
+        """A new token per selected agent, shown once here; the old one stops working at once."""
+        rotated: dict[int, Any] = {}  # one new token per user, however many of their agents are selected
+        for identity in queryset.select_related("created_by"):
+            try:
+                token = rotated.get(identity.created_by_id) or agent_token_rotate(identity=identity)
+            except AgentHasNoUser as problem:
+                self.message_user(request, str(problem), messages.ERROR)
+                continue
+            rotated[identity.created_by_id] = token
+            self.message_user(
+                request,
+                f"New API token of {identity.created_by.get_username()} (site agent {identity.name!r}): "
+                f"{token.key}. Put it in the agent's configuration (waldur_api_token); the old token no longer works.",
+                messages.WARNING,
+            )
 
     def get_queryset(self, request: HttpRequest) -> QuerySet:
         return super().get_queryset(request).annotate(last_activity=Max("services__processors__last_run"))

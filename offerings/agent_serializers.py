@@ -8,6 +8,7 @@ from rest_framework import serializers
 
 from core.api.fields import HexUUIDField
 from core.api.links import api_link
+from offerings.agent_config import mask_config_text
 from offerings.agent_models import AgentIdentity, AgentProcessor, AgentService
 
 _RO = {"read_only": True}
@@ -52,12 +53,33 @@ class AgentServiceSerializer(NestedServiceSerializer):
     processors = NestedProcessorSerializer(many=True, **_RO)
 
 
+class MaskedConfigField(serializers.CharField):
+    def to_representation(self, value) -> str:
+        return mask_config_text(super().to_representation(value))
+
+
 class DependencySerializer(serializers.Serializer):
     package = serializers.CharField(max_length=255)
     version = serializers.CharField(max_length=100, allow_blank=True)
 
 
+class CompatibilitySerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=["compatible", "incompatible", "unknown"], **_RO)
+    message = serializers.CharField(**_RO)
+
+
+def compatibility(identity: AgentIdentity) -> dict[str, str]:
+    """What waldur-api-client 8.1.3 requires on every identity: no version is judged incompatible here,
+    an agent that did not report its version is "unknown"."""
+    if not identity.version:
+        return {"status": "unknown", "message": "The agent has not reported its version."}
+    return {"status": "compatible", "message": f"Site agent version {identity.version} is supported."}
+
+
 class AgentIdentitySerializer(_Linked):
+    """Never a null datetime (both client versions fail to parse the whole list on one): an identity
+    registered without `last_restarted` is served without the key."""
+
     collection = "marketplace-site-agent-identities"
     offering = HexUUIDField(source="offering.uuid", **_RO)
     created_by = serializers.SerializerMethodField()
@@ -65,9 +87,20 @@ class AgentIdentitySerializer(_Linked):
     version = serializers.CharField(**_RO)
     dependencies = DependencySerializer(many=True, **_RO)
     config_file_path = serializers.CharField(**_RO)
-    config_file_content = serializers.CharField(**_RO)
-    last_restarted = serializers.DateTimeField(allow_null=True, **_RO)
+    config_file_content = MaskedConfigField(**_RO)  # credentials masked for everyone (offerings/agent_config.py)
+    last_restarted = serializers.DateTimeField(required=False, **_RO)
     services = NestedServiceSerializer(many=True, **_RO)
+    compatibility = serializers.SerializerMethodField()
+
+    @extend_schema_field(CompatibilitySerializer)
+    def get_compatibility(self, identity: AgentIdentity) -> dict[str, str]:
+        return compatibility(identity)
+
+    def to_representation(self, instance: AgentIdentity) -> dict:
+        data = super().to_representation(instance)
+        if data.get("last_restarted") is None:
+            data.pop("last_restarted", None)
+        return data
 
     @extend_schema_field(serializers.CharField(allow_null=True))
     def get_created_by(self, identity: AgentIdentity) -> str | None:

@@ -13,3 +13,7 @@ class AgentNotPermitted(CatalogueError, NotPermitted):
 
 class OfferingTypeValidationError(CatalogueError, InvalidInput):
     """The offering's type refuses an order (its validate hook) or an offering's plugin options (400)."""
+
+
+class OfferingActionNotPermitted(CatalogueError, NotPermitted):
+    default_message = "You may not manage accounts or resources of this offering."

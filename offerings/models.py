@@ -169,8 +169,9 @@ class PlanComponent(models.Model):
 
 
 from offerings.agent_models import AgentIdentity, AgentProcessor, AgentService  # noqa: E402
+from offerings.offering_users import OfferingUser  # noqa: E402
 
 __all__ = [
-    "AgentIdentity", "AgentProcessor", "AgentService", "Category", "Offering", "OfferingComponent", "Plan",
-    "PlanComponent", "ServiceProvider",
+    "AgentIdentity", "AgentProcessor", "AgentService", "Category", "Offering", "OfferingComponent", "OfferingUser",
+    "Plan", "PlanComponent", "ServiceProvider",
 ]  # fmt: skip

@@ -2,7 +2,8 @@
 
 Offerings and plans are read through querysets from offerings/selectors.py (prefetched plans and
 components, annotated counts); the fallbacks below keep a bare instance working too, one query more.
-Plugin options never carry secrets out: the options the offering's type declares secret are masked everywhere.
+Plugin options never carry secrets out: the options the offering's type declares secret are masked everywhere,
+and its internal ones (the fulfilment URL, probes) are shown only to the provider's staff and platform staff.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from core.api.links import LinkField, api_link
 from core.api.representation import RepresentationMixin
 from offerings.models import Category, Offering, OfferingComponent, Plan
 from offerings.registry import get_offering_type
+from permissions.policies import can_see_offering_internals
 
 _RO = {"read_only": True}
 TERMINATED = "Terminated"  # orders.states.ResourceState.TERMINATED (orders sits above offerings)
@@ -27,14 +29,19 @@ PROVIDER_OFFERINGS = "marketplace-provider-offerings"
 PLANS = "marketplace-plans"
 
 
-def masked_plugin_options(offering: Offering) -> dict[str, Any]:
-    """The offering's plugin_options fit to show anyone: the options its type declares secret are masked.
+def plugin_options_for(offering: Offering, context: dict[str, Any]) -> dict[str, Any]:
+    """The offering's plugin_options as the serializer's caller may see them: secrets masked for everyone;
+    internal options only for the provider's staff and platform staff (no request in context: nobody's).
 
-    What is secret is the type's declaration (offerings/types/), not a guess from key names; options of
-    an unknown type, and undeclared keys, are shown as stored."""
+    What is secret or internal is the type's declaration (offerings/types/), not a guess from key names;
+    options of an unknown type, and undeclared keys, are shown as stored."""
     options = offering.plugin_options if isinstance(offering.plugin_options, dict) else {}
     spec = get_offering_type(offering.type)
-    return spec.masked(options) if spec else dict(options)
+    if spec is None:
+        return dict(options)
+    request = context.get("request")
+    user = getattr(request, "user", None)
+    return spec.visible(options, insider=user is not None and can_see_offering_internals(user, offering))
 
 
 @extend_schema_field(serializers.ListField(child=serializers.DictField()))
@@ -236,7 +243,7 @@ class PublicOfferingDetailsSerializer(RepresentationMixin, serializers.Serialize
 
     @extend_schema_field(OpenApiTypes.OBJECT)
     def get_plugin_options(self, offering: Offering) -> dict[str, Any]:
-        return masked_plugin_options(offering)
+        return plugin_options_for(offering, self.context)
 
     @extend_schema_field(_NestedPublicPlanSerializer(many=True))
     def get_plans(self, offering: Offering) -> list[dict[str, Any]]:

@@ -1,6 +1,7 @@
 from rest_framework.routers import SimpleRouter
 
 from offerings.views.catalogue import CategoryViewSet, PlanViewSet, PublicOfferingViewSet, ServiceProviderViewSet
+from offerings.views.offering_users import OfferingUserViewSet
 from offerings.views.provider import ProviderOfferingViewSet
 
 router = SimpleRouter(trailing_slash=True)
@@ -9,4 +10,5 @@ router.register("marketplace-public-offerings", PublicOfferingViewSet, basename=
 router.register("marketplace-provider-offerings", ProviderOfferingViewSet, basename="marketplace-provider-offering")
 router.register("marketplace-plans", PlanViewSet, basename="marketplace-plan")
 router.register("marketplace-service-providers", ServiceProviderViewSet, basename="marketplace-service-provider")
+router.register("marketplace-offering-users", OfferingUserViewSet, basename="marketplace-offering-user")
 urlpatterns = router.urls

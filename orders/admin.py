@@ -13,11 +13,13 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import Q, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
 from django.urls import path, reverse
+from django.utils.html import format_html
 
 from core.admin import deliveries_link
 from core.admin_base import ReadOnlyAdmin, ReadOnlyTabularInline, StaffAdmin, titled
@@ -26,6 +28,7 @@ from offerings.models import Offering
 from offerings.registry import TYPE_CHOICES
 from orders import services
 from orders.admin_failed import resubmit_for_provisioning
+from orders.attachments import download_name, download_url
 from orders.exceptions import OrderError, OrderStateConflict
 from orders.models import Order, OrderEvent, Resource
 from orders.states import OrderState as S
@@ -107,21 +110,27 @@ ORDER_FIELDSETS = (
     ("Request", {"fields": (
         "limits", "attributes", "cost", "old_cost", "start_date", "request_comment", "callback_url",
         "callback_deliveries",
-        "attachment", "slug", "backend_id", "termination_comment",
+        "attachment_file", "slug", "backend_id", "termination_comment",
     )}),
     ("Review", {"fields": (
         "consumer_reviewed_by", "consumer_reviewed_at", "consumer_rejection_comment",
         "provider_reviewed_by", "provider_reviewed_at", "provider_rejection_comment",
     )}),
     ("Messages", {"classes": ("collapse",), "fields": (
-        "consumer_message", "consumer_message_attachment", "consumer_message_updated_at",
-        "provider_message", "provider_message_url", "provider_message_attachment", "provider_message_updated_at",
+        "consumer_message", "consumer_message_file", "consumer_message_updated_at",
+        "provider_message", "provider_message_url", "provider_message_file", "provider_message_updated_at",
     )}),
     ("Outcome", {"fields": (
         "completed_at", "output", "output_updated_at", "error_message", "error_traceback", "error_updated_at",
         "error_is_transient", "state_entered_at", "stuck_since",
     )}),
 )  # fmt: skip
+
+
+def _download_link(file) -> str:
+    """Attachments are served only through the API's permission-checked download endpoint (not as media)."""
+    url = download_url(None, file)
+    return format_html('<a href="{}">{}</a>', url, download_name(file)) if url else "-"
 
 
 @admin.register(Order)
@@ -172,8 +181,28 @@ class OrderAdmin(ReadOnlyAdmin):
     def callback_deliveries(self, obj: Order) -> str:
         return deliveries_link(obj.uuid) if obj.callback_url else "-"
 
+    @admin.display(description="attachment")
+    def attachment_file(self, obj: Order) -> str:
+        return _download_link(obj.attachment)
+
+    @admin.display(description="consumer message attachment")
+    def consumer_message_file(self, obj: Order) -> str:
+        return _download_link(obj.consumer_message_attachment)
+
+    @admin.display(description="provider message attachment")
+    def provider_message_file(self, obj: Order) -> str:
+        return _download_link(obj.provider_message_attachment)
+
     def run_service(self, request: HttpRequest, queryset: QuerySet[Order], service: OrderService, done: str) -> None:
         """Apply `service` to each selected order in its own call; one line for the moved, one per refusal."""
+        limit = settings.MARKETPLACE["BULK_RETRY_SYNC_LIMIT"]
+        if queryset.count() > limit:  # nothing loops over many orders inside a web request (STYLE 23)
+            self.message_user(
+                request,
+                f"Select at most {limit} orders for this action; it applies to each order in this request.",
+                level=messages.ERROR,
+            )
+            return
         moved: list[str] = []
         refused: list[str] = []
         for order in queryset.order_by("created", "id"):

@@ -105,7 +105,8 @@ def _send_job(job_id: int) -> None:
 def _run_job_here(job_id: int) -> None:
     """The embedded mode's worker for one job: chunk after chunk, pausing as the rate cap asks."""
     try:
-        while (wait := jobs.job_run_chunk(job_id)) is not None:  # what tasks.jobs.run_job does in a worker
+        runner = jobs.job_claim_runner(job_id)
+        while (wait := jobs.job_run_chunk(job_id, runner=runner)) is not None:  # as tasks.jobs.run_job does
             time.sleep(wait)
     except Exception as exc:  # noqa: BLE001 - a thread has no caller to tell; the job row says what happened
         logger.exception("job %s failed in the embedded mode", job_id)

@@ -15,6 +15,7 @@ from django_fsm import RETURN_VALUE, FSMField, FSMModelMixin, transition
 from core.api.json_values import attributes_problem, text_problem
 from core.models import TimeStamped
 from offerings.models import Offering, Plan
+from orders.attachments import attachment_upload_to, message_upload_to
 from orders.states import NON_TERMINAL_STATES, OrderState, OrderType, ResourceState
 from permissions.models import Project
 
@@ -132,13 +133,13 @@ class Order(ProtectedStateMixin, FSMModelMixin, TimeStamped):
     completed_at = models.DateTimeField(null=True, blank=True)
     start_date = models.DateField(null=True, blank=True, help_text="Delays processing until this date.")
     request_comment = models.CharField(max_length=255, blank=True)
-    attachment = models.FileField(upload_to="orders/attachments/", null=True, blank=True)
+    attachment = models.FileField(upload_to=attachment_upload_to, max_length=255, null=True, blank=True)
     provider_message = models.TextField(blank=True)
     provider_message_url = models.URLField(blank=True)
-    provider_message_attachment = models.FileField(upload_to="orders/messages/", null=True, blank=True)
+    provider_message_attachment = models.FileField(upload_to=message_upload_to, max_length=255, null=True, blank=True)
     provider_message_updated_at = models.DateTimeField(null=True, blank=True)
     consumer_message = models.TextField(blank=True)
-    consumer_message_attachment = models.FileField(upload_to="orders/messages/", null=True, blank=True)
+    consumer_message_attachment = models.FileField(upload_to=message_upload_to, max_length=255, null=True, blank=True)
     consumer_message_updated_at = models.DateTimeField(null=True, blank=True)
     consumer_rejection_comment = models.TextField(blank=True)
     provider_rejection_comment = models.TextField(blank=True)

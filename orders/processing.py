@@ -23,6 +23,7 @@ from django.conf import settings
 from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
+from core.logs import log_context
 from offerings.processors.base import BackendError, Outcome, TransientBackendError
 from offerings.registry import get_offering_type
 from orders import dispatch, selectors
@@ -91,6 +92,12 @@ def process_order(*, order_id: int, attempt: int) -> str:
     order = Order.objects.select_related("offering", "project", "resource", "plan").filter(pk=order_id).first()
     if order is None:
         return "skipped"
+    with log_context(order_uuid=order.uuid):  # every log line of this processing names the order
+        return _process_claimed(order, attempt)
+
+
+def _process_claimed(order: Order, attempt: int) -> str:
+    order_id = order.pk
     offering_type = get_offering_type(order.offering.type)
     if offering_type is None:
         return _err(order_id, f"Unknown offering type {order.offering.type!r}: no processor.")

@@ -26,6 +26,7 @@ from offerings.selectors import offering_details
 from offerings.serializers import PublicOfferingDetailsSerializer
 from orders import selectors, services
 from orders.actions import ACTIONS
+from orders.attachments import download_url
 from orders.filters import OrderFilter
 from orders.models import Order
 from orders.serializers import bulk as b
@@ -230,8 +231,7 @@ class OrderViewSet(
         order = self.get_object()
         data = validated(i.AttachmentSerializer, request)
         order = services.order_set_attachment(order=order, actor=request.user, attachment=data["attachment"])
-        url = request.build_absolute_uri(order.attachment.url) if order.attachment else None
-        return Response({"attachment": url})
+        return Response({"attachment": download_url(request, order.attachment)})
 
     @extend_schema(request=None, responses=responses({204: None}, 400, 403, 404, 409))
     @action(detail=True, methods=["post"])

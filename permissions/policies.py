@@ -185,6 +185,18 @@ def can_set_resource_backend_id(user, resource: Any) -> bool:
     return has_provider_permission(user, P.RESOURCE_SET_BACKEND_ID, resource)
 
 
+def can_terminate_resource_as_provider(user, resource: Any) -> bool:
+    """The provider asks to terminate a resource of its offering: whoever may approve its orders there."""
+    return has_provider_permission(user, P.ORDER_APPROVE, resource)
+
+
+def can_set_resource_state_as_provider(user, resource: Any) -> bool:
+    """The provider marks a resource erred or OK on its side (python-waldur-client set_as_erred/set_as_ok)."""
+    return has_provider_permission(user, P.ORDER_APPROVE, resource) or has_provider_permission(
+        user, P.RESOURCE_SET_BACKEND_ID, resource
+    )
+
+
 def can_set_resource_limits_as_provider(user, resource: Any) -> bool:
     """The provider reports the limits it provisioned (site agents do after create)."""
     return has_provider_permission(user, P.ORDER_APPROVE, resource) or has_provider_permission(
@@ -195,6 +207,12 @@ def can_set_resource_limits_as_provider(user, resource: Any) -> bool:
 # --- offerings and agents -----------------------------------------------------------------------
 
 
+def can_see_provider_consumers(user, provider: Any) -> bool:
+    """Who consumes a provider's offerings (projects and their people): the provider organisation's
+    people who see its orders, staff and support."""
+    return sees_everything(user) or grants_of(user).has(P.ORDER_LIST, [("customer", provider.customer_id)])
+
+
 def can_manage_offering(user, offering: Any) -> bool:
     """Provider-side management of an offering (agent registration, provider views)."""
     return is_staff(user) or grants_of(user).has(P.ORDER_APPROVE, offering_chain(offering))
@@ -202,3 +220,8 @@ def can_manage_offering(user, offering: Any) -> bool:
 
 def can_see_offering_as_provider(user, offering: Any) -> bool:
     return sees_everything(user) or grants_of(user).has(P.ORDER_LIST, offering_chain(offering))
+
+
+def can_see_offering_internals(user, offering: Any) -> bool:
+    """The offering's internal plugin options (fulfilment URL, probes): its provider's staff, platform staff."""
+    return can_see_offering_as_provider(user, offering)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from drf_spectacular.types import OpenApiTypes
@@ -102,3 +103,30 @@ class UserMeSerializer(RepresentationMixin, serializers.Serializer):
     @extend_schema_field(MePermissionSerializer(many=True))
     def get_permissions(self, user) -> list[dict[str, Any]]:
         return MePermissionSerializer(self.context.get("permissions", []), many=True).data
+
+
+class RoleSerializer(serializers.Serializer):
+    """Waldur's Role: its name (e.g. PROJECT.ADMIN), the kind of scope it is granted on and its grants."""
+
+    uuid = serializers.SerializerMethodField()
+    url = serializers.SerializerMethodField()
+    name = serializers.CharField(**_RO)
+    description = serializers.SerializerMethodField()
+    content_type = serializers.CharField(source="scope_kind", **_RO)
+    permissions = serializers.SerializerMethodField()
+    is_system_role = serializers.BooleanField(default=True, **_RO)
+    is_active = serializers.BooleanField(default=True, **_RO)
+
+    @extend_schema_field(OpenApiTypes.UUID)
+    def get_uuid(self, role) -> str:
+        return uuid.uuid5(uuid.NAMESPACE_URL, f"marketplace-role:{role.name}").hex
+
+    @extend_schema_field(OpenApiTypes.URI)
+    def get_url(self, role) -> str:
+        return api_link(self.context, "roles", role.name)
+
+    def get_description(self, role) -> str:
+        return role.description or role.get_name_display()
+
+    def get_permissions(self, role) -> list[str]:
+        return sorted(grant.permission for grant in role.grants.all())

@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
-import django_filters
 from django.contrib.auth.models import User
 from django.contrib.contenttypes.models import ContentType
 from django.db.models import Q, QuerySet
@@ -19,44 +18,16 @@ from rest_framework import mixins, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from core.api.filters import LinkFilter, search_q
 from core.api.lookups import UUIDLookupMixin
 from core.api.representation import requested_fields
 from core.api.schema import FIELD_PARAM, list_and_retrieve, responses
 from permissions import serializers as s
 from permissions.drf import ActionPolicyPermission
-from permissions.models import Customer, Project, UserProfile, UserRole
+from permissions.filters import CustomerFilter, ProjectFilter, RoleFilter, UserFilter
+from permissions.models import Customer, Project, Role, UserProfile, UserRole
 from permissions.policies import sees_everything
+from permissions.roles import grants_of
 from permissions.scoping import projects_visible_q, visible_customers_q
-
-
-class CustomerFilter(django_filters.FilterSet):
-    name = django_filters.CharFilter(lookup_expr="icontains")
-    abbreviation = django_filters.CharFilter(lookup_expr="icontains")
-    query = django_filters.CharFilter(method="filter_query")
-
-    class Meta:
-        model = Customer
-        fields: list[str] = []
-
-    def filter_query(self, queryset: QuerySet[Customer], name: str, value: str) -> QuerySet[Customer]:
-        text = Q(name__icontains=value) | Q(abbreviation__icontains=value) | Q(slug__icontains=value)
-        return queryset.filter(search_q(value, text))
-
-
-class ProjectFilter(django_filters.FilterSet):
-    customer_uuid = django_filters.UUIDFilter(field_name="customer__uuid")
-    customer = LinkFilter(field_name="customer__uuid")
-    name = django_filters.CharFilter(lookup_expr="icontains")
-    query = django_filters.CharFilter(method="filter_query")
-
-    class Meta:
-        model = Project
-        fields: list[str] = []
-
-    def filter_query(self, queryset: QuerySet[Project], name: str, value: str) -> QuerySet[Project]:
-        text = Q(name__icontains=value) | Q(slug__icontains=value) | Q(description__icontains=value)
-        return queryset.filter(search_q(value, text))
 
 
 class _ReadOnlyViewSet(UUIDLookupMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
@@ -134,32 +105,78 @@ def user_permissions(user) -> list[dict[str, Any]]:
     return rows
 
 
+def users_visible_to(user) -> QuerySet[User]:
+    """Active users the caller may look up: staff and support everyone; others themselves and the people
+    holding roles in the organisations and projects the caller has a role in."""
+    queryset = User.objects.select_related("marketplace_profile").filter(is_active=True)
+    if sees_everything(user):
+        return queryset
+    scopes = grants_of(user).roles_by_scope
+    customer_ids = {pk for (kind, pk) in scopes if kind == "customer"}
+    project_ids = {pk for (kind, pk) in scopes if kind == "project"}
+    project_ids |= set(Project.objects.filter(customer_id__in=customer_ids).values_list("id", flat=True))
+    customer_type, project_type = (ContentType.objects.get_for_model(m) for m in (Customer, Project))
+    mates = UserRole.objects.filter(is_active=True).filter(
+        Q(content_type=customer_type, object_id__in=customer_ids)
+        | Q(content_type=project_type, object_id__in=project_ids)
+    )
+    return queryset.filter(Q(pk=user.pk) | Q(pk__in=mates.values("user_id")))
+
+
 @extend_schema_view(
-    retrieve=extend_schema(parameters=[FIELD_PARAM], responses=responses({200: s.UserMeSerializer}, 404))
+    list=extend_schema(parameters=[FIELD_PARAM], responses=responses({200: s.UserMeSerializer(many=True)}, 400, 404)),
+    retrieve=extend_schema(parameters=[FIELD_PARAM], responses=responses({200: s.UserMeSerializer}, 404)),
 )
-class UserViewSet(UUIDLookupMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
-    """The caller (users/me/, which site agents and health checks read) and, by profile uuid, themselves;
-    staff and support may read anyone's."""
+class UserViewSet(UUIDLookupMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """The caller (users/me/, which site agents and health checks read) and the people the caller works
+    with, by profile uuid or by username (`?username=`, `?name_exact=`); staff and support see everyone."""
 
     serializer_class = s.UserMeSerializer
+    filterset_class = UserFilter
     permission_classes = [ActionPolicyPermission]
-    action_policies = {"retrieve": None, "me": None}
+    action_policies = {"list": None, "retrieve": None, "me": None}
     lookup_field = "marketplace_profile__uuid"
     lookup_url_kwarg = "uuid"
 
     def get_queryset(self):
-        queryset = User.objects.select_related("marketplace_profile").filter(is_active=True)
-        return queryset if sees_everything(self.request.user) else queryset.filter(pk=self.request.user.pk)
+        if getattr(self, "swagger_fake_view", False):
+            return User.objects.none()
+        return users_visible_to(self.request.user).order_by("username", "id")
 
     def get_serializer(self, *args, **kwargs):
         serializer = super().get_serializer(*args, **kwargs)
         wanted = requested_fields(self.request)
-        if args and (not wanted or "permissions" in wanted):  # roles are read only when asked for
+        single = args and not kwargs.get("many")
+        if single and (not wanted or "permissions" in wanted):  # roles are read only when asked for
             serializer.context["permissions"] = user_permissions(args[0])
         return serializer
+
+    def list(self, request, *args, **kwargs):
+        self._ensure_profiles()
+        return super().list(request, *args, **kwargs)
+
+    def _ensure_profiles(self) -> None:
+        """Users are named by their profile uuid: create the profiles that are missing (first sight)."""
+        missing = self.get_queryset().filter(marketplace_profile__isnull=True).values_list("pk", flat=True)
+        UserProfile.objects.bulk_create([UserProfile(user_id=pk) for pk in missing], ignore_conflicts=True)
 
     @extend_schema(parameters=[FIELD_PARAM], responses=responses({200: s.UserMeSerializer}))
     @action(detail=False, methods=["get"])
     def me(self, request):
         UserProfile.objects.get_or_create(user=request.user)
         return Response(self.get_serializer(self.get_queryset().get(pk=request.user.pk)).data)
+
+
+@extend_schema_view(**list_and_retrieve(s.RoleSerializer, params=False))
+class RoleViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """The roles and the permissions they grant (grants are data, edited by staff in the admin)."""
+
+    serializer_class = s.RoleSerializer
+    filterset_class = RoleFilter
+    permission_classes = [ActionPolicyPermission]
+    action_policies = {"list": None, "retrieve": None}
+    lookup_field = "name"
+    lookup_value_regex = r"[A-Z_]+\.[A-Z_]+"
+
+    def get_queryset(self):
+        return Role.objects.prefetch_related("grants").order_by("name")

@@ -34,12 +34,14 @@ class JobTask(Task):
 
 
 @shared_task(name="tasks.jobs.run_job", bind=True, base=JobTask, acks_late=True, reject_on_worker_lost=True)
-def run_job(self, job_id: int) -> str:
-    wait = jobs.job_run_chunk(job_id)
+def run_job(self, job_id: int, runner: str = "") -> str:
+    """One chunk of the job; a message without a runner token starts a new run that supersedes the others."""
+    runner = runner or jobs.job_claim_runner(job_id)
+    wait = jobs.job_run_chunk(job_id, runner=runner)
     if wait is None:
         return "stopped"
     try:
-        self.apply_async(args=[job_id], countdown=wait, retry=True)
+        self.apply_async(args=[job_id, runner], countdown=wait, retry=True)
     except _publish_errors(self.app) as exc:  # the job row keeps its pending items; the stalled sweep resends it
         logger.warning(
             "next chunk of job %s not handed to the broker (%r); the stalled-job sweep resends it", job_id, exc

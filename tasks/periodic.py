@@ -5,7 +5,7 @@ import logging
 from celery import shared_task
 from django.conf import settings
 
-from core import deliveries, jobs
+from core import deliveries, heartbeats, jobs
 from orders import dispatch, processing, selectors, services
 from orders.exceptions import OrderError
 from orders.services import recovery
@@ -72,3 +72,10 @@ def resume_stalled_jobs() -> int:
         jobs.job_touch(job_id)
         dispatch.send_job(job_id=job_id)
     return len(stalled)
+
+
+@shared_task(name=heartbeats.HEARTBEAT_TASK, ignore_result=True)
+def heartbeat() -> None:
+    """Beat sends this every HEARTBEAT_INTERVAL_SECONDS; a worker running it is the readiness check's proof
+    that workers consume the queue (core/heartbeats.py)."""
+    heartbeats.heartbeat_record(heartbeats.WORKER)

@@ -447,3 +447,26 @@ def test_non_staff_users_are_sent_to_the_admin_login(client, world, who):
 
     assert response.status_code == 302
     assert response.url.startswith(reverse("admin:login"))
+
+
+def test_per_order_actions_refuse_a_selection_too_large_to_apply_within_the_request(staff_client, world, settings):
+    settings.MARKETPLACE = {**settings.MARKETPLACE, "BULK_RETRY_SYNC_LIMIT": 2}
+    executing = [f.OrderFactory(state="executing", offering=world.basic, project=world.project) for _ in range(3)]
+
+    messages = run_action(staff_client, "mark_done", *executing)
+
+    assert [state_of(o) for o in executing] == ["executing"] * 3
+    assert any("at most 2 orders" in text for _, text in messages)
+
+
+def test_order_page_links_attachments_to_the_permission_checked_download(staff_client, world):
+    from django.core.files.base import ContentFile
+
+    order = f.OrderFactory(state="pending-consumer", offering=world.basic, project=world.project)
+    order.attachment.save("po.pdf", ContentFile(b"%PDF-1.4 test"), save=True)
+
+    page = staff_client.get(f"/admin/orders/order/{order.pk}/change/").content.decode()
+    download = f"/api/marketplace-orders/{order.uuid.hex}/attachments/attachment/po.pdf"
+
+    assert download in page
+    assert b"".join(staff_client.get(download).streaming_content) == b"%PDF-1.4 test"

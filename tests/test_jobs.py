@@ -435,3 +435,16 @@ def test_the_worker_task_runs_a_job_chunk_after_chunk_to_the_end(db, recorder, o
     assert recorder.subjects == [0, 1, 2, 3, 4]
     job.refresh_from_db()
     assert (job.state, job.processed) == ("done", 5)
+
+
+def test_a_superseded_run_stops_at_its_next_chunk_so_one_job_never_runs_twice(db, recorder):
+    job = make_job(3)
+    first = jobs.job_claim_runner(job.pk)
+    second = jobs.job_claim_runner(job.pk)  # e.g. a resume, or the stalled-job sweep handing it out again
+
+    assert jobs.job_run_chunk(job.pk, runner=first, paced=False) is None
+    assert recorder.subjects == []
+
+    assert jobs.job_run_chunk(job.pk, runner=second, paced=False) is None  # one unpaced chunk finishes all
+    job.refresh_from_db()
+    assert (job.state, job.processed, recorder.subjects) == ("done", 3, [0, 1, 2])

@@ -67,11 +67,18 @@ RESOURCE_POLICIES: dict[str, set[str]] = {
     "can_update_resource_limits": CONSUMER_MANAGERS,
     "can_set_resource_backend_id": PROVIDER_BACKEND_ID,
     "can_set_resource_limits_as_provider": PROVIDER_APPROVERS,
+    "can_terminate_resource_as_provider": PROVIDER_APPROVERS,
+    "can_set_resource_state_as_provider": PROVIDER_APPROVERS,
+}
+# who consumes a provider's offerings: the provider organisation's people (not a single offering's manager)
+PROVIDER_POLICIES: dict[str, set[str]] = {
+    "can_see_provider_consumers": {"staff", "support", "provider_owner", "service_manager"},
 }
 PROJECT_POLICIES: dict[str, set[str]] = {"can_create_order": CONSUMER_CREATORS}
 OFFERING_POLICIES: dict[str, set[str]] = {
     "can_manage_offering": PROVIDER_APPROVERS,
     "can_see_offering_as_provider": PROVIDER_APPROVERS | {"support"},
+    "can_see_offering_internals": PROVIDER_APPROVERS | {"support"},  # internal plugin options
     "can_retry_orders_of_offering": PROVIDER_RETRIERS,  # the bulk resubmit preview decides per offering
 }
 
@@ -95,7 +102,7 @@ BULK_POLICIES: dict[str, set[str]] = {
 
 def test_the_matrix_covers_every_order_and_resource_policy():
     covered = set(ORDER_POLICIES) | set(RESOURCE_POLICIES) | set(PROJECT_POLICIES) | set(OFFERING_POLICIES)
-    covered |= set(BULK_POLICIES)
+    covered |= set(BULK_POLICIES) | set(PROVIDER_POLICIES)
     public = {name for name in dir(p) if name.startswith("can_")}
     assert public == covered
 
@@ -121,6 +128,11 @@ def test_resource_policy_matrix(world, order, policy, holders):
 @pytest.mark.parametrize(("policy", "holders"), PROJECT_POLICIES.items())
 def test_project_policy_matrix(world, policy, holders):
     assert _row(world, policy, world.project) == _expected(holders)
+
+
+@pytest.mark.parametrize(("policy", "holders"), PROVIDER_POLICIES.items())
+def test_service_provider_policy_matrix(world, policy, holders):
+    assert _row(world, policy, world.service_provider) == _expected(holders)
 
 
 @pytest.mark.parametrize(("policy", "holders"), OFFERING_POLICIES.items())

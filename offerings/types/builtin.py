@@ -15,9 +15,9 @@ from offerings.types.registry import register_offering_type
 from offerings.types.spec import AGENT_ACTIONS, OfferingTypeSpec, OptionType, PluginOption, ProbeResult
 
 WEBHOOK_OPTIONS = (
-    PluginOption("webhook_url", OptionType.URL,
+    PluginOption("webhook_url", OptionType.URL, internal=True,
                  help="The provider's fulfilment endpoint; orders are POSTed here as signed JSON."),
-    PluginOption("webhook_secret", OptionType.STR, secret=True,
+    PluginOption("webhook_secret", OptionType.STR, secret=True, internal=True,
                  help="HMAC-SHA256 key for the X-Marketplace-Signature header (and the callback token)."),
     PluginOption("webhook_timeout_seconds", OptionType.FLOAT, default=10, minimum=1, maximum=60,
                  help="Seconds to wait for the fulfilment endpoint to connect and to answer."),
@@ -25,7 +25,7 @@ WEBHOOK_OPTIONS = (
                  help="Orders wait for the provider's approval before they are sent."),
     PluginOption("auto_resubmit", OptionType.BOOL, default=True,
                  help="Resubmit orders that erred during an outage once the backend answers again."),
-    PluginOption("health_url", OptionType.URL,
+    PluginOption("health_url", OptionType.URL, internal=True,
                  help="What the recovery probe GETs (default: the webhook_url); any answer below 500 is up."),
 )  # fmt: skip
 

@@ -28,12 +28,16 @@ class OptionType(StrEnum):
 
 @dataclass(frozen=True)
 class PluginOption:
-    """One declared plugin option: its type, default, bounds, whether it is secret, and what it is for."""
+    """One declared plugin option: its type, default, bounds, who may see it, and what it is for.
+
+    `internal` options (where the provider fulfils orders, its probes and keys) are shown only to the
+    provider's staff and platform staff; `secret` ones are masked for everyone, those staff included."""
 
     name: str
     type: OptionType
     default: Any = None
     secret: bool = False
+    internal: bool = False
     help: str = ""
     minimum: float | None = None
     maximum: float | None = None
@@ -161,12 +165,21 @@ class OfferingTypeSpec:
         }
 
     def masked(self, options: Mapping[str, Any] | None) -> dict[str, Any]:
-        """The options fit to show anyone: values of declared secret options replaced by MASK."""
+        """The options fit to show the provider's staff: values of declared secret options replaced by MASK."""
         declared = self.declared_options
         return {
             key: MASK if value and key in declared and declared[key].secret else value
             for key, value in (options or {}).items()
         }
+
+    def visible(self, options: Mapping[str, Any] | None, *, insider: bool) -> dict[str, Any]:
+        """The options as `insider` (the provider's staff, platform staff) or anyone else may see them:
+        secrets masked for all; internal options left out for everyone else."""
+        masked = self.masked(options)
+        if insider:
+            return masked
+        declared = self.declared_options
+        return {key: value for key, value in masked.items() if key not in declared or not declared[key].internal}
 
     # --- the stuck sweep ------------------------------------------------------------------------
 

@@ -11,8 +11,9 @@ from rest_framework import serializers
 from core.api.fields import HexUUIDField, SafeCharField, SafeUUIDField
 from core.api.links import LinkField, api_link
 from core.api.representation import RepresentationMixin
-from offerings.serializers import masked_plugin_options
+from offerings.serializers import plugin_options_for
 from orders.actions import available_actions
+from orders.attachments import download_url
 from orders.models import Order
 from orders.states import OrderState, OrderType
 from permissions.policies import sees_everything
@@ -26,11 +27,10 @@ def _null_char(source: str) -> SafeCharField:
 
 @extend_schema_field(OpenApiTypes.URI)
 class FileLinkField(serializers.FileField):
+    """An order's file as the URL of its authenticated download endpoint (orders/attachments.py)."""
+
     def to_representation(self, value: Any) -> str | None:
-        if not value:
-            return None
-        request = self.context.get("request")
-        return request.build_absolute_uri(value.url) if request is not None else value.url
+        return download_url(self.context.get("request"), value)
 
 
 class OrderDetailsSerializer(RepresentationMixin, serializers.Serializer):
@@ -186,8 +186,8 @@ class OrderDetailsSerializer(RepresentationMixin, serializers.Serializer):
 
     @extend_schema_field(serializers.DictField())
     def get_offering_plugin_options(self, obj) -> dict:
-        """Plugin options as the consumer may see them: secrets (webhook keys, tokens) are masked."""
-        return masked_plugin_options(obj.offering)
+        """Plugin options as the caller may see them: secrets masked; internal ones for the provider's staff."""
+        return plugin_options_for(obj.offering, self.context)
 
     @extend_schema_field(OpenApiTypes.URI)
     def get_url(self, order: Order) -> str:

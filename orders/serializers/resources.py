@@ -9,7 +9,7 @@ from rest_framework import serializers
 from core.api.fields import AttributesField, CountsField, HexUUIDField, SafeCharField, SafeUUIDField
 from core.api.links import LinkField, api_link
 from core.api.representation import RepresentationMixin
-from offerings.serializers import masked_plugin_options
+from offerings.serializers import plugin_options_for
 from orders.models import MAX_LIMIT, Resource
 from orders.states import ResourceState
 
@@ -62,8 +62,8 @@ class ResourceSerializer(RepresentationMixin, serializers.Serializer):
 
     @extend_schema_field(serializers.DictField())
     def get_offering_plugin_options(self, obj) -> dict:
-        """Plugin options as the consumer may see them: secrets (webhook keys, tokens) are masked."""
-        return masked_plugin_options(obj.offering)
+        """Plugin options as the caller may see them: secrets masked; internal ones for the provider's staff."""
+        return plugin_options_for(obj.offering, self.context)
 
     @extend_schema_field(OpenApiTypes.URI)
     def get_url(self, resource: Resource) -> str:

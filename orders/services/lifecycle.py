@@ -51,7 +51,13 @@ def order_delete(*, order: Order | int, actor: Any) -> None:
         locked = lock_order(order)
         check_action(locked, ACTIONS["destroy"], actor)
         resource = locked.resource
-        logger.info("order %s deleted by %s in state %s", locked.uuid.hex, actor, locked.state)
+        logger.info(
+            "order %s deleted by %s in state %s",
+            locked.uuid.hex,
+            actor,
+            locked.state,
+            extra={"order_uuid": locked.uuid.hex},
+        )
         locked.delete()
         if locked.type == OrderType.CREATE and not resource.backend_id and not resource.orders.exists():
             resource.delete()
@@ -65,5 +71,11 @@ def order_unlink(*, order: Order | int, actor: Any) -> None:
     with transaction.atomic():
         locked = lock_order(order)
         check_action(locked, ACTIONS["unlink"], actor)
-        logger.warning("order %s unlinked by %s in state %s", locked.uuid.hex, actor, locked.state)
+        logger.warning(
+            "order %s unlinked by %s in state %s",
+            locked.uuid.hex,
+            actor,
+            locked.state,
+            extra={"order_uuid": locked.uuid.hex},
+        )
         locked.delete()

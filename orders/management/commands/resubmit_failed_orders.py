@@ -262,7 +262,8 @@ class Command(BaseCommand):
         stream = getattr(self.stderr, "_out", sys.stderr)
         with tqdm(total=job.total, unit="order", file=stream, dynamic_ncols=True, mininterval=0.5) as bar:
             try:
-                while (wait := jobs.job_run_chunk(job.pk)) is not None:
+                runner = jobs.job_claim_runner(job.pk)
+                while (wait := jobs.job_run_chunk(job.pk, runner=runner)) is not None:
                     self.advance(bar, job)
                     time.sleep(wait)
             except KeyboardInterrupt:
