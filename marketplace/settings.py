@@ -154,7 +154,7 @@ REST_FRAMEWORK = {
     "DEFAULT_FILTER_BACKENDS": ["core.api.filters.FilterBackend"],  # + NUL in a filter parameter → 400
     "DEFAULT_PAGINATION_CLASS": "core.api.pagination.LinkHeaderPagination",
     "PAGE_SIZE": 10,
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "core.api.schema.DocumentedAutoSchema",
     "EXCEPTION_HANDLER": "core.exception_handler.handle_exception",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
@@ -171,6 +171,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # order actions described from their action table; routing rules and the lifecycle diagram (orders.api_docs)
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "orders.api_docs.document_order_operations",
+    ],
     "ENUM_NAME_OVERRIDES": {
         "OfferingStateEnum": "offerings.models.Offering.States",
         "AgentServiceStateEnum": "offerings.agent_models.AgentService.States",

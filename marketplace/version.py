@@ -41,4 +41,5 @@ class VersionView(APIView):
         responses={200: inline_serializer(name="Version", fields={"version": serializers.CharField()})},
     )
     def get(self, request: Request) -> Response:
+        """The running release's version (`{"version": "0.1.0"}`); no token needed, a stale one is ignored."""
         return Response({"version": project_version()})

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db.models import QuerySet
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
@@ -64,13 +64,48 @@ BULK_RETRY_RESPONSES[403] = OpenApiResponse(ERROR, description="You may retry or
 BULK_RETRY_RESPONSES[409] = OpenApiResponse(ERROR, description="The Idempotency-Key was used for another request.")
 
 
+_OFFERING, _PROJECT, _PLAN = (
+    "5c4a0b3e8f2d4c1a9b7e6d5f4a3b2c1d", "0f9e8d7c6b5a49382716a5b4c3d2e1f0", "a1b2c3d4e5f60718293a4b5c6d7e8f90"
+)  # fmt: skip
+CREATE_EXAMPLES = [
+    OpenApiExample(
+        "With hyperlinks",
+        request_only=True,
+        description="offering, project and plan as the API returns them (each takes a hyperlink or a uuid).",
+        value={
+            "offering": f"https://marketplace.example.org/api/marketplace-public-offerings/{_OFFERING}/",
+            "project": f"https://marketplace.example.org/api/projects/{_PROJECT}/",
+            "plan": f"https://marketplace.example.org/api/marketplace-public-offerings/{_OFFERING}/plans/{_PLAN}/",
+            "limits": {"cpu": 100},
+            "attributes": {"name": "my-allocation"},
+            "accepting_terms_of_service": True,
+        },
+    ),
+    OpenApiExample(
+        "With bare uuids",
+        request_only=True,
+        description="The same order with bare uuids (hex or dashed).",
+        value={
+            "offering": _OFFERING,
+            "project": "0f9e8d7c-6b5a-4938-2716-a5b4c3d2e1f0",
+            "plan": _PLAN,
+            "limits": {"cpu": 100},
+            "attributes": {"name": "my-allocation"},
+        },
+    ),
+]
+
+
 def _detail(message: str, code: int = status.HTTP_200_OK) -> Response:
     return Response({"detail": message}, status=code)
 
 
 @extend_schema_view(
     **list_and_retrieve(OrderDetailsSerializer),
-    create=extend_schema(request=i.OrderCreateSerializer, responses=responses({201: OrderDetailsSerializer}, 400, 403)),
+    create=extend_schema(
+        request=i.OrderCreateSerializer, examples=CREATE_EXAMPLES,
+        responses=responses({201: OrderDetailsSerializer}, 400, 403),
+    ),
     destroy=extend_schema(responses=responses({204: None}, 403, 404, 409)),
     update=extend_schema(request=i.OrderUpdateSerializer, responses=UPDATE_RESPONSES),
     partial_update=extend_schema(request=i.OrderUpdateSerializer, responses=UPDATE_RESPONSES),

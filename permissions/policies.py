@@ -89,6 +89,7 @@ def can_approve_order_as_provider(user, order: Any) -> bool:
 
 
 def can_reject_order_as_provider(user, order: Any) -> bool:
+    """Provider rejection: ORDER.REJECT on the offering or the provider organisation."""
     return has_provider_permission(user, P.ORDER_REJECT, order)
 
 
@@ -127,10 +128,12 @@ def can_manage_job(user, job: Any) -> bool:
 
 
 def can_cancel_order(user, order: Any) -> bool:
+    """Cancel: ORDER.CANCEL on the order's project or its organisation (the consumer side)."""
     return has_consumer_permission(user, P.ORDER_CANCEL, order)
 
 
 def can_destroy_order(user, order: Any) -> bool:
+    """Delete a pending order: ORDER.DESTROY on the order's project or its organisation."""
     return has_consumer_permission(user, P.ORDER_DESTROY, order)
 
 
@@ -155,14 +158,17 @@ def can_manage_order_attachment(user, order: Any) -> bool:
 
 
 def can_set_order_consumer_info(user, order: Any) -> bool:
+    """The consumer's message: the author or a consumer approver (ORDER.APPROVE on the project chain)."""
     return is_author(user, order) or has_consumer_permission(user, P.ORDER_APPROVE, order)
 
 
 def can_set_order_provider_info(user, order: Any) -> bool:
+    """The provider's message: ORDER.APPROVE on the offering or the provider organisation."""
     return has_provider_permission(user, P.ORDER_APPROVE, order)
 
 
 def can_set_order_backend_id(user, order: Any) -> bool:
+    """The provider's id for the order: RESOURCE.SET_BACKEND_ID on the offering or the provider organisation."""
     return has_provider_permission(user, P.RESOURCE_SET_BACKEND_ID, order)
 
 

@@ -5,14 +5,19 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from core.api.lookups import parse_uuid
 
+LINK_OR_UUID_SCHEMA = {
+    "type": "string",
+    "description": "A hyperlink to the object (`https://host/api/<collection>/<uuid>/`, as the API returns it) "
+    "or its bare uuid (32 hex digits or dashed).",
+}
 
-@extend_schema_field(OpenApiTypes.STR)
+
+@extend_schema_field(LINK_OR_UUID_SCHEMA)
 class LinkOrUUIDField(serializers.Field):
     """Resolves `http://host/api/things/<uuid>/` or `<uuid>` to an object of `queryset(request)`.
 
