@@ -4,6 +4,8 @@ Embedded default: SQLite file, Celery tasks run eagerly after commit, DEBUG off 
 Production: set DATABASE_URL, CELERY_BROKER_URL, SECRET_KEY, ALLOWED_HOSTS (see README).
 """
 
+import os
+import tempfile
 from pathlib import Path
 
 import environ
@@ -101,6 +103,12 @@ DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=
 DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", True)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 20
+    # Embedded-mode jobs run in a background thread beside the request. The test database is a file (one per
+    # test process): the in-memory one pytest-django would use shares a cache whose table locks ignore the
+    # timeout above.
+    DATABASES["default"].setdefault("TEST", {}).setdefault(
+        "NAME", str(Path(tempfile.gettempdir()) / f"marketplace-test-{os.getpid()}.sqlite3")
+    )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [

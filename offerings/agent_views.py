@@ -113,6 +113,8 @@ class AgentIdentityViewSet(
     )
     @action(detail=True, methods=["post"])
     def register_service(self, request, uuid=None):
+        """Register a service (by `name`, optional `mode`) that this site agent identity runs; answers 201 with
+        the new service, or 200 with the existing one of that name (idempotent)."""
         identity = self.get_object()
         data = validated(AgentServiceRequestSerializer, request)
         service, created = agent_services.agent_service_register(
@@ -142,6 +144,9 @@ class AgentServiceViewSet(UUIDLookupMixin, mixins.ListModelMixin, mixins.Retriev
     )
     @action(detail=True, methods=["post"])
     def register_processor(self, request, uuid=None):
+        """Register a processor (by `name`, with its `backend_type` and optional `backend_version`) under this
+        agent service; answers 201 with the new processor, or 200 with the existing one of that name, its
+        backend type and version updated."""
         service = self.get_object()
         data = validated(AgentProcessorRequestSerializer, request)
         processor, created = agent_services.agent_processor_register(

@@ -122,6 +122,8 @@ class ResourceViewSet(_CommonActions, resource_views.ResourceViewSet):
     @extend_schema(request=OptionsSerializer, responses=responses({200: StatusSerializer}, 400, 403, 404, 409))
     @action(detail=True, methods=["post"])
     def update_options(self, request, uuid=None):
+        """Replace the resource's `options` (kept in its attributes); no order is placed, nothing is
+        provisioned. A terminated resource cannot be changed (409)."""
         resource = self.get_object()
         data = validated(OptionsSerializer, request)
         services.resource_update_options(actor=request.user, resource=resource, options=data["options"])
@@ -156,6 +158,8 @@ class ProviderResourceViewSet(_CommonActions, resource_views.ProviderResourceVie
     @extend_schema(request=BackendMetadataSerializer, responses=responses({200: StatusSerializer}, 400, 403, 404))
     @action(detail=True, methods=["post"])
     def set_backend_metadata(self, request, uuid=None):
+        """Replace what the provider records about its backend object (`backend_metadata`); a submitted
+        report is kept."""
         resource = self.get_object()
         data = validated(BackendMetadataSerializer, request)
         services.resource_set_backend_metadata(
@@ -180,6 +184,8 @@ class ProviderResourceViewSet(_CommonActions, resource_views.ProviderResourceVie
     @extend_schema(request=ReportSerializer, responses=responses({200: StatusSerializer}, 400, 403, 404))
     @action(detail=True, methods=["post"])
     def submit_report(self, request, uuid=None):
+        """The provider's report to the consumer: a non-empty list of sections, each with a `header` and a
+        `body`; it replaces the previous report (kept in `backend_metadata`)."""
         resource = self.get_object()
         data = validated(ReportSerializer, request)
         services.resource_submit_report(actor=request.user, resource=resource, report=data["report"])
@@ -188,5 +194,7 @@ class ProviderResourceViewSet(_CommonActions, resource_views.ProviderResourceVie
     @extend_schema(request=None, responses=responses({200: StatusSerializer}, 403, 404))
     @action(detail=True, methods=["post"])
     def refresh_last_sync(self, request, uuid=None):
+        """The provider's automation says it has just synchronised the resource: its `modified` time moves to
+        now; nothing else changes."""
         services.resource_refresh_last_sync(actor=request.user, resource=self.get_object())
         return _status("Last sync time has been refreshed.")

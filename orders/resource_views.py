@@ -57,6 +57,10 @@ class ResourceViewSet(_ResourceViewSet):
     )
     @action(detail=True, methods=["post"])
     def terminate(self, request, uuid=None):
+        """Place a Terminate order for the resource (optional `attributes`); answers its `order_uuid`.
+
+        The resource must be OK or Erred and have no order in progress (409 otherwise); the order is then
+        routed like any other (consumer and provider review unless the author may approve)."""
         resource = self.get_object()
         data = validated(r.ResourceTerminateSerializer, request)
         order = services.resource_terminate(actor=request.user, resource=resource, **data)
@@ -67,6 +71,10 @@ class ResourceViewSet(_ResourceViewSet):
     )
     @action(detail=True, methods=["post"])
     def update_limits(self, request, uuid=None):
+        """Place an Update order that changes the resource's `limits`; answers its `order_uuid`.
+
+        The resource must be OK with no order in progress (409); the limits must name the offering's
+        components and differ from the current ones (400)."""
         resource = self.get_object()
         data = validated(r.ResourceLimitsSerializer, request)
         order = services.resource_update_limits(actor=request.user, resource=resource, **data)
@@ -77,6 +85,11 @@ class ResourceViewSet(_ResourceViewSet):
     )
     @action(detail=True, methods=["post"])
     def switch_plan(self, request, uuid=None):
+        """Place an Update order that moves the resource to another `plan` of its offering; answers its
+        `order_uuid`.
+
+        The plan must belong to the offering, be active and differ from the current one (400); the resource
+        must be OK with no order in progress (409)."""
         resource = self.get_object()
         data = validated(r.ResourceSwitchPlanSerializer, request)
         resource = resource
@@ -111,6 +124,8 @@ class ProviderResourceViewSet(_ResourceViewSet):
     @extend_schema(request=r.ResourceBackendIdSerializer, responses=responses({200: StatusSerializer}, 400, 403, 404))
     @action(detail=True, methods=["post"])
     def set_backend_id(self, request, uuid=None):
+        """The provider (or its site agent) records its own id of the resource; the status says whether it
+        changed."""
         resource = self.get_object()
         data = validated(r.ResourceBackendIdSerializer, request)
         changed = services.resource_set_backend_id(resource=resource, actor=request.user, **data)

@@ -176,18 +176,26 @@ def can_set_order_backend_id(user, order: Any) -> bool:
 
 
 def can_terminate_resource(user, resource: Any) -> bool:
+    """The consumer asks to terminate a resource: whoever holds the resource-terminate right on its project or
+    organisation, and platform staff."""
     return has_consumer_permission(user, P.RESOURCE_TERMINATE, resource)
 
 
 def can_switch_resource_plan(user, resource: Any) -> bool:
+    """The consumer moves a resource to another plan: whoever holds the set-plan right on its project or
+    organisation, and platform staff."""
     return has_consumer_permission(user, P.RESOURCE_SET_PLAN, resource)
 
 
 def can_update_resource_limits(user, resource: Any) -> bool:
+    """The consumer changes a resource's limits or options: whoever holds the set-limits right on its project or
+    organisation, and platform staff."""
     return has_consumer_permission(user, P.RESOURCE_SET_LIMITS, resource)
 
 
 def can_set_resource_backend_id(user, resource: Any) -> bool:
+    """The provider's side records backend facts about a resource: whoever holds the set-backend-id right on its
+    offering or provider organisation, and platform staff."""
     return has_provider_permission(user, P.RESOURCE_SET_BACKEND_ID, resource)
 
 

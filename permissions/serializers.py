@@ -63,9 +63,12 @@ class MePermissionSerializer(serializers.Serializer):
     project_name = serializers.CharField(allow_null=True, **_RO)
     expiration_time = serializers.DateTimeField(allow_null=True, **_RO)
 
+    class Meta:
+        omit_when_empty = ("scope_uuid", "customer_uuid", "project_uuid")  # the schema marks them optional
+
     def to_representation(self, instance: Any) -> dict[str, Any]:
         data = super().to_representation(instance)
-        for key in ("scope_uuid", "customer_uuid", "project_uuid"):
+        for key in self.Meta.omit_when_empty:
             if data.get(key) in (None, ""):
                 data.pop(key, None)
         return data

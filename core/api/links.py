@@ -34,6 +34,7 @@ class LinkField(serializers.Field):
     def __init__(self, collection: str, **kwargs: Any) -> None:
         self.collection = collection
         kwargs["read_only"] = True
+        kwargs.setdefault("allow_null", True)  # an absent target answers null (DRF would drop the key)
         super().__init__(**kwargs)
 
     def get_attribute(self, instance: Any) -> Any:

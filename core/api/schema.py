@@ -132,6 +132,20 @@ class DocumentedAutoSchema(AutoSchema):
             operation["description"] = "\n\n".join(p for p in (lead, f"**Who may call it:** {self._who()}") if p)
         return operation
 
+    def _map_basic_serializer(self, serializer: Any, direction: str) -> dict[str, Any]:
+        """A key the serializer leaves out when empty (`Meta.omit_when_empty`, nullable fields only: the others
+        are never empty) is not `required` in the response schema: the answer may lack it."""
+        result = super()._map_basic_serializer(serializer, direction)
+        meta = getattr(serializer, "Meta", None)
+        omitted = set(getattr(meta, "omit_when_empty", ()))
+        fields = serializer.fields if omitted else {}
+        optional = {name for name in omitted if name in fields and fields[name].allow_null}
+        if optional and "required" in result:
+            result["required"] = [name for name in result["required"] if name not in optional]
+            if not result["required"]:
+                del result["required"]
+        return result
+
     def get_description(self) -> str:  # type: ignore[override]
         action = self._action()
         method = getattr(self.view, action, None)
