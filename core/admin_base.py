@@ -9,7 +9,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.db import models
 from django.db.models import Q, QuerySet
 from django.http import HttpRequest
@@ -57,6 +57,26 @@ class StaffAdmin(StaffPermissionsMixin, admin.ModelAdmin):
         for field in self.uuid_search_fields:
             match |= Q(**{field: value})
         return queryset.filter(match), False
+
+
+class SmallSelectionMixin:
+    """Actions that apply a service to each selected row inside the request accept only a small selection:
+    nothing loops over many rows in a web request (STYLE 23); larger work goes through a job."""
+
+    max_action_selection = 50
+
+    def selection_too_large(self, request: HttpRequest, queryset: QuerySet, *, limit: int | None = None) -> bool:
+        """True (and an error message shown) when the selection exceeds the limit; nothing is done then."""
+        limit = self.max_action_selection if limit is None else limit
+        if queryset.count() <= limit:
+            return False
+        noun = queryset.model._meta.verbose_name_plural
+        self.message_user(  # type: ignore[attr-defined]
+            request,
+            f"Select at most {limit} {noun} for this action; it applies to each of them in this request.",
+            level=messages.ERROR,
+        )
+        return True
 
 
 class StaffTabularInline(StaffPermissionsMixin, admin.TabularInline):

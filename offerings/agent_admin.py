@@ -11,7 +11,7 @@ from django.contrib import admin, messages
 from django.db.models import Max, QuerySet
 from django.http import HttpRequest
 
-from core.admin_base import ReadOnlyTabularInline, StaffAdmin
+from core.admin_base import ReadOnlyTabularInline, SmallSelectionMixin, StaffAdmin
 from offerings.agent_models import AgentIdentity, AgentProcessor, AgentService
 from offerings.agent_tokens import AgentHasNoUser, agent_token_rotate
 
@@ -40,7 +40,7 @@ class AgentProcessorInline(ReadOnlyTabularInline):
 
 
 @admin.register(AgentIdentity)
-class AgentIdentityAdmin(_AgentRowAdmin):
+class AgentIdentityAdmin(SmallSelectionMixin, _AgentRowAdmin):
     list_display = ("name", "offering", "provider", "version", "last_restarted", "last_activity", "created")
     list_select_related = ("offering", "offering__customer")
     list_filter = ("offering__type", "offering__customer", "version", "last_restarted")
@@ -52,6 +52,8 @@ class AgentIdentityAdmin(_AgentRowAdmin):
     @admin.action(description="Rotate the API token of the agent's user")
     def rotate_token(self, request: HttpRequest, queryset: QuerySet) -> None:
         """A new token per selected agent, shown once here; the old one stops working at once."""
+        if self.selection_too_large(request, queryset):
+            return
         rotated: dict[int, Any] = {}  # one new token per user, however many of their agents are selected
         for identity in queryset.select_related("created_by"):
             try:

@@ -22,7 +22,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 
 from core.admin import deliveries_link
-from core.admin_base import ReadOnlyAdmin, ReadOnlyTabularInline, StaffAdmin, titled
+from core.admin_base import ReadOnlyAdmin, ReadOnlyTabularInline, SmallSelectionMixin, StaffAdmin, titled
 from core.errors import DomainError
 from offerings.models import Offering
 from offerings.registry import TYPE_CHOICES
@@ -134,7 +134,7 @@ def _download_link(file) -> str:
 
 
 @admin.register(Order)
-class OrderAdmin(ReadOnlyAdmin):
+class OrderAdmin(SmallSelectionMixin, ReadOnlyAdmin):
     list_display = (
         "uuid_hex", "type", "state", "offering", "offering_type", "provider", "project", "resource_name",
         "attempt", "created", "completed_at",
@@ -195,13 +195,7 @@ class OrderAdmin(ReadOnlyAdmin):
 
     def run_service(self, request: HttpRequest, queryset: QuerySet[Order], service: OrderService, done: str) -> None:
         """Apply `service` to each selected order in its own call; one line for the moved, one per refusal."""
-        limit = settings.MARKETPLACE["BULK_RETRY_SYNC_LIMIT"]
-        if queryset.count() > limit:  # nothing loops over many orders inside a web request (STYLE 23)
-            self.message_user(
-                request,
-                f"Select at most {limit} orders for this action; it applies to each order in this request.",
-                level=messages.ERROR,
-            )
+        if self.selection_too_large(request, queryset, limit=settings.MARKETPLACE["BULK_RETRY_SYNC_LIMIT"]):
             return
         moved: list[str] = []
         refused: list[str] = []

@@ -48,7 +48,7 @@ def _send(name: str, *args) -> None:
         return
     try:
         task.apply_async(args=args, retry=True)  # bounded by CELERY_TASK_PUBLISH_RETRY_POLICY and socket timeouts
-    except _publish_errors(app.conf.broker_url) as exc:
+    except publish_errors(app.conf.broker_url) as exc:
         logger.warning("task %s%r not handed to the broker (%r); the periodic sweep sends it again", name, args, exc)
 
 
@@ -60,7 +60,7 @@ def _register_tasks(app) -> None:
 
 
 @functools.cache
-def _publish_errors(broker_url: str) -> tuple[type[BaseException], ...]:
+def publish_errors(broker_url: str) -> tuple[type[BaseException], ...]:
     """What publishing to this broker raises when the broker is unreachable, hung or refuses the message."""
     connection = current_app.connection_for_write(broker_url)
     try:

@@ -9,21 +9,12 @@ that could not be published (the broker down at that moment): the job is not fai
 import logging
 
 from celery import Task, shared_task
-from kombu.exceptions import KombuError
 
 from core import jobs
+from orders import dispatch
 from orders.services import batch  # noqa: F401 - registers the bulk_retry job kind in worker processes
 
 logger = logging.getLogger(__name__)
-
-
-def _publish_errors(app) -> tuple[type[BaseException], ...]:
-    """What publishing raises when the broker is unreachable (evaluated only when something was raised)."""
-    connection = app.connection_for_write()
-    try:
-        return (KombuError, OSError, *connection.connection_errors, *connection.channel_errors)
-    finally:
-        connection.release()
 
 
 class JobTask(Task):
@@ -42,7 +33,9 @@ def run_job(self, job_id: int, runner: str = "") -> str:
         return "stopped"
     try:
         self.apply_async(args=[job_id, runner], countdown=wait, retry=True)
-    except _publish_errors(self.app) as exc:  # the job row keeps its pending items; the stalled sweep resends it
+    except dispatch.publish_errors(
+        self.app.conf.broker_url
+    ) as exc:  # the job row keeps its pending items; the stalled sweep resends it
         logger.warning(
             "next chunk of job %s not handed to the broker (%r); the stalled-job sweep resends it", job_id, exc
         )

@@ -48,3 +48,29 @@ def test_registering_agents_requires_managing_the_offering(world):
     with pytest.raises(AgentNotPermitted):
         agent_services.agent_identity_register(actor=world.user("consumer_owner"), offering=world.slurm, name="x")
     assert not AgentIdentity.objects.exists()
+
+
+def test_token_rotation_refuses_a_selection_too_large_for_one_request(client, world, monkeypatch):
+    from offerings.agent_admin import AgentIdentityAdmin
+    from tests import factories as f
+
+    agent_user = world.user("offering_manager")
+    identities = [
+        agent_services.agent_identity_register(actor=agent_user, offering=world.slurm, name=f"agent-{i}")[0]
+        for i in range(3)
+    ]
+    before = f.token_for(agent_user)
+    staff = world.user("staff")
+    staff.is_superuser = True
+    staff.save()
+    client.force_login(staff)
+    monkeypatch.setattr(AgentIdentityAdmin, "max_action_selection", 2)
+
+    response = client.post(
+        "/admin/offerings/agentidentity/",
+        {"action": "rotate_token", "_selected_action": [i.pk for i in identities]},
+        follow=True,
+    )
+
+    assert any("at most 2" in str(m) for m in response.context["messages"])
+    assert f.token_for(agent_user) == before
