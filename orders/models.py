@@ -296,3 +296,29 @@ class OrderEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind}: {self.from_state} → {self.to_state}"
+
+
+class OrderCount(models.Model):
+    """How many orders each (offering, project, state) holds: PostgreSQL triggers on orders_order append
+    signed deltas, compaction (orders/counts.py) sums them to about one row per group. No unique key, so
+    concurrent writers never wait on a shared counter row; a count is SUM(n) over the matching rows.
+
+    The foreign keys carry the names of Order's, so the order list's visibility and filters apply as they
+    are; no database constraint: delta rows may outlive their offering or project until compaction."""
+
+    offering = models.ForeignKey(
+        Offering, on_delete=models.DO_NOTHING, db_constraint=False, db_index=False, related_name="+"
+    )
+    project = models.ForeignKey(
+        Project, on_delete=models.DO_NOTHING, db_constraint=False, db_index=False, related_name="+"
+    )
+    state = models.CharField(max_length=50, choices=S.choices)
+    n = models.BigIntegerField()
+
+    class Meta:
+        db_table = "orders_order_count"
+        # every column: counts are index-only scans, whatever dead space a bulk load left in the table
+        indexes = [models.Index(fields=["offering", "state", "project", "n"], name="orders_order_count_groups")]
+
+    def __str__(self) -> str:
+        return f"{self.n:+d} orders ({self.offering_id}, {self.project_id}, {self.state})"

@@ -6,7 +6,7 @@ from celery import shared_task
 from django.conf import settings
 
 from core import deliveries, heartbeats, jobs
-from orders import dispatch, processing, selectors, services
+from orders import counts, dispatch, processing, selectors, services
 from orders.exceptions import OrderError
 from orders.services import recovery
 from orders.services.stuck import orders_sweep_stuck
@@ -72,6 +72,12 @@ def resume_stalled_jobs() -> int:
         jobs.job_touch(job_id)
         dispatch.send_job(job_id=job_id)
     return len(stalled)
+
+
+@shared_task(name="tasks.periodic.compact_order_counts", ignore_result=True)
+def compact_order_counts() -> int:
+    """Sum the order-count deltas the triggers appended into one row per group (orders/counts.py)."""
+    return counts.compact_order_counts()
 
 
 @shared_task(name=heartbeats.HEARTBEAT_TASK, ignore_result=True)
