@@ -101,6 +101,10 @@ DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / '
 DATABASES["default"].setdefault("ATOMIC_REQUESTS", False)
 DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=60))  # reuse connections
 DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", True)
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and env.bool("DB_PREPARED_STATEMENTS", True):
+    # the order list's and retrieve's wide reads are prepared after this many runs on a connection
+    # (core/db.py prepared_reads); false behind a pooler in transaction mode that cannot keep them
+    DATABASES["default"].setdefault("OPTIONS", {}).setdefault("prepare_threshold", 5)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 20
     # Embedded-mode jobs run in a background thread beside the request. The test database is a file (one per
@@ -151,7 +155,7 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": [
-        "rest_framework.renderers.JSONRenderer",
+        "core.api.renderers.JSONRenderer",  # DRF's, with orjson for compiled rows
         "rest_framework.renderers.BrowsableAPIRenderer",
     ],
     "DEFAULT_PARSER_CLASSES": [
@@ -206,6 +210,8 @@ CELERY_BEAT_SCHEDULE = {
     "release-pending-orders": {"task": "tasks.periodic.release_pending_orders", "schedule": 600.0},
     "sweep-stuck-orders": {"task": "tasks.periodic.sweep_stuck_orders", "schedule": 300.0},
     "redeliver-due-deliveries": {"task": "tasks.periodic.redeliver_due_deliveries", "schedule": 30.0},
+    # the order-count deltas written since the last run, summed to one row per group (orders/counts.py)
+    "compact-order-counts": {"task": "tasks.periodic.compact_order_counts", "schedule": 60.0},
 }
 
 MARKETPLACE = {

@@ -9,6 +9,7 @@ and its internal ones (the fulfilment URL, probes) are shown only to the provide
 from __future__ import annotations
 
 from decimal import Decimal
+from types import SimpleNamespace
 from typing import Any
 
 from drf_spectacular.types import OpenApiTypes
@@ -35,12 +36,20 @@ def plugin_options_for(offering: Offering, context: dict[str, Any]) -> dict[str,
 
     What is secret or internal is the type's declaration (offerings/types/), not a guess from key names;
     options of an unknown type, and undeclared keys, are shown as stored."""
-    options = offering.plugin_options if isinstance(offering.plugin_options, dict) else {}
-    spec = get_offering_type(offering.type)
+    return visible_plugin_options(context, offering.plugin_options, offering.type, offering.pk, offering.customer_id)
+
+
+def visible_plugin_options(
+    context: dict[str, Any], options: Any, type_name: str, offering_id: int, provider_id: int
+) -> dict[str, Any]:
+    """plugin_options_for() from the offering's stored values (rows read without model instances)."""
+    options = options if isinstance(options, dict) else {}
+    spec = get_offering_type(type_name)
     if spec is None:
         return dict(options)
     request = context.get("request")
     user = getattr(request, "user", None)
+    offering = SimpleNamespace(pk=offering_id, customer_id=provider_id)
     return spec.visible(options, insider=user is not None and can_see_offering_internals(user, offering))
 
 

@@ -6,9 +6,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from types import SimpleNamespace
 from typing import Any
 
-from django_fsm import can_proceed
+from django.core.exceptions import ImproperlyConfigured
 
 from offerings.registry import type_supports
 from orders.models import Order
@@ -29,15 +30,20 @@ class OrderAction:
             return sorted(TRANSITION_SOURCES[self.transition])
         return sorted(self.states or [s.value for s in S])
 
-    def state_allows(self, order: Order) -> bool:
+    def state_allows(self, order: Any) -> bool:
         if self.transition:
-            return can_proceed(getattr(order, self.transition))
+            return order.state in TRANSITION_SOURCES[self.transition]
         return self.states is None or order.state in self.states
 
 
 def _transition_sources() -> dict[str, set[str]]:
+    """Transition → the states it leaves from. The state machine's own answer (django-fsm's can_proceed) is
+    exactly `state in sources` while transitions have no conditions and no wildcard sources: checked here, so
+    an order's facts (a row read without a model instance) answer as the model would."""
     sources: dict[str, set[str]] = {}
     for t in Order._meta.get_field("state").get_all_transitions(Order):
+        if t.conditions or t.source in ("*", "+"):
+            raise ImproperlyConfigured(f"Order.{t.name}: conditions and wildcard sources need can_proceed()")
         sources.setdefault(t.name, set()).add(t.source)
     return sources
 
@@ -86,10 +92,28 @@ def type_allows(action: OrderAction, order: Order) -> bool:
     return action.type_flag is None or type_supports(order.offering, action.type_flag)
 
 
-def available_actions(user, order: Order, names: tuple[str, ...] = TRANSITION_ACTIONS) -> list[str]:
-    """The actions `user` may perform on `order` now: right, offering type and state all allow them."""
+def available_actions(user, order: Any, names: tuple[str, ...] = TRANSITION_ACTIONS) -> list[str]:
+    """The actions `user` may perform on `order` now: state, offering type and right all allow them.
+    `order` is an Order or its OrderFacts (the cheap tests first: most actions fail on the state)."""
     return [
         name
         for name in names
-        if (a := ACTIONS[name]).policy(user, order) and type_allows(a, order) and a.state_allows(order)
+        if (a := ACTIONS[name]).state_allows(order) and type_allows(a, order) and a.policy(user, order)
     ]
+
+
+def order_facts(
+    state: str,
+    offering_id: int,
+    provider_id: int,
+    offering_type: str,
+    project_id: int,
+    consumer_id: int,
+    author_id: int | None,
+) -> SimpleNamespace:
+    """What policies, the offering type and the state machine read of an order, without the order."""
+    return SimpleNamespace(
+        state=state, offering_id=offering_id, project_id=project_id, created_by_id=author_id,
+        offering=SimpleNamespace(customer_id=provider_id, type=offering_type),
+        project=SimpleNamespace(customer_id=consumer_id),
+    )  # fmt: skip

@@ -38,7 +38,14 @@ def download_url(request: Any, file: Any) -> str | None:
     """The download endpoint of an order's stored file (absolute with a request), None when there is none."""
     if not file:
         return None
-    kwargs = {"uuid": file.instance.uuid.hex, "field": file.field.name, "name": download_name(file)}
+    return attachment_url(request, file.instance.uuid.hex, file.field.name, file.name)
+
+
+def attachment_url(request: Any, order_hex: str, field_name: str, stored_name: str | None) -> str | None:
+    """download_url() from stored values: the order's uuid (hex), the file field's name and the file's name."""
+    if not stored_name:
+        return None
+    kwargs = {"uuid": order_hex, "field": field_name, "name": posixpath.basename(stored_name)}
     path = reverse(DOWNLOAD_ROUTE, kwargs=kwargs)
     return request.build_absolute_uri(path) if request is not None else path
 

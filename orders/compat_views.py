@@ -15,7 +15,9 @@ from rest_framework.response import Response
 
 from core.api.fields import HexUUIDField
 from core.api.lookups import UUID_PATTERN, parse_uuid
-from core.api.representation import joins_for, requested_fields
+from core.api.renderers import plain_json
+from core.api.representation import requested_fields
+from core.api.rows import compile_rows, fetch, rows_of
 from core.api.schema import FIELD_PARAM, responses
 from offerings.models import ServiceProvider
 from offerings.selectors import provider_offerings_for
@@ -54,21 +56,27 @@ class ProviderOfferingOrderViewSet(_ReadViewSet):
         offering = get_object_or_404(
             provider_offerings_for(self.request.user), uuid=parse_uuid(self.kwargs["offering_uuid"])
         )
-        joins = joins_for(OrderDetailsSerializer, requested_fields(self.request))
-        orders = selectors.order_list_for(self.request.user, joins=tuple(sorted(joins)))
+        orders = selectors.order_list_for(self.request.user, joins=())  # read as compiled rows
         return filter_side(self.request.user, orders.filter(offering=offering), "provider")
 
     @extend_schema(
         parameters=[_OFFERING, FIELD_PARAM], responses=responses({200: OrderDetailsSerializer(many=True)}, 400, 404)
     )
     def list(self, request, offering_uuid=None):
-        page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
-        return self.get_paginated_response(self.get_serializer(page, many=True).data)
+        queryset = self.filter_queryset(self.get_queryset())
+        plan = compile_rows(OrderDetailsSerializer, requested_fields(request))
+        rows = self.paginator.paginate_rows(queryset, request, self, values=plan)
+        data, plain = plan.represent(rows, self.get_serializer_context())
+        return plain_json(self.get_paginated_response(data), plain)
 
     @extend_schema(parameters=[_OFFERING, _ORDER, FIELD_PARAM], responses=responses({200: OrderDetailsSerializer}, 404))
     def retrieve(self, request, offering_uuid=None, order_uuid=None):
-        order = get_object_or_404(self.get_queryset(), uuid=parse_uuid(order_uuid))
-        return Response(self.get_serializer(order).data)
+        plan = compile_rows(OrderDetailsSerializer, requested_fields(request))
+        rows = fetch(rows_of(self.get_queryset().filter(uuid=parse_uuid(order_uuid)), plan)[:1])
+        if not rows:
+            raise Http404(f"No {Order._meta.object_name} matches the given query.")
+        data, plain = plan.represent(rows, self.get_serializer_context())
+        return plain_json(Response(data[0]), plain)
 
 
 class DashboardOrderSerializer(serializers.Serializer):

@@ -18,7 +18,7 @@ def estimate_cost(*, plan: Any, limits: dict[str, int], order_type: str) -> Deci
 
 def _estimate(plan: Any, limits: dict[str, int], order_type: str) -> Decimal:
     total = Decimal(plan.unit_price)
-    for plan_component in plan.components.all():
+    for plan_component in plan.components.select_related("component"):  # prices with their components, one query
         component = plan_component.component
         if component.billing_type in ("limit", "one", "few") and component.type in limits:
             total += Decimal(plan_component.price) * Decimal(limits[component.type]) / (component.unit_factor or 1)

@@ -11,6 +11,8 @@ the same time, and the lease of a worker that died runs out. `processing_due_at`
 sends the order again if nothing finishes it first: set on entering executing, at the claim (lease end +
 grace), and at a transient failure (the next try + grace); cleared once the attempt is handled (done,
 erred, or pending on the provider, a callback or a person), which also makes a late duplicate a no-op.
+Where processing calls nothing (ManualProcessor's types: a person or a site agent provisions), the claim
+and its release are one UPDATE that leaves the row as the two would.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
 from core.logs import log_context
-from offerings.processors.base import BackendError, Outcome, TransientBackendError
+from offerings.processors.base import BackendError, ManualProcessor, Outcome, TransientBackendError
 from offerings.registry import get_offering_type
 from orders import dispatch, selectors
 from orders.exceptions import OrderError
@@ -59,12 +61,10 @@ def _claimed(order_id: int, attempt: int) -> QuerySet[Order]:
     return _attempt(order_id, attempt).filter(processing_attempt=attempt)
 
 
-def claim_order(*, order_id: int, attempt: int) -> bool:
-    """Claim the order for this attempt before calling its backend; False: another delivery holds it,
-    the attempt was handled already, or the order moved on (a stale or duplicate message)."""
-    now = timezone.now()
-    until = now + lease()
-    free = (
+def _free(attempt: int, now: datetime.datetime) -> Q:
+    """No live claim of this attempt: none yet, one of an earlier attempt, or a lease that ran out of an
+    attempt not handled yet."""
+    return (
         Q(processing_attempt__isnull=True)
         | ~Q(processing_attempt=attempt)  # a claim left over from an earlier attempt
         | (
@@ -72,9 +72,16 @@ def claim_order(*, order_id: int, attempt: int) -> bool:
             & (Q(processing_lease_until__isnull=True) | Q(processing_lease_until__lte=now))
         )
     )
+
+
+def claim_order(*, order_id: int, attempt: int) -> bool:
+    """Claim the order for this attempt before calling its backend; False: another delivery holds it,
+    the attempt was handled already, or the order moved on (a stale or duplicate message)."""
+    now = timezone.now()
+    until = now + lease()
     claimed = (
         _attempt(order_id, attempt)
-        .filter(free)
+        .filter(_free(attempt, now))
         .update(
             processing_attempt=attempt,
             processing_lease_until=until,
@@ -87,13 +94,57 @@ def claim_order(*, order_id: int, attempt: int) -> bool:
 def process_order(*, order_id: int, attempt: int) -> str:
     """Run the processor once for a claimed attempt. Returns what happened; a transient failure within the
     bound propagates (TransientBackendError) for the task to retry, past the bound the order errs."""
+    order = Order.objects.select_related("offering").filter(pk=order_id).first()  # what decides the way
+    if order is None:
+        return "skipped"
+    if _calls_nothing(order, attempt):
+        with log_context(order_uuid=order.uuid):
+            return _hand_over(order, attempt)
     if not claim_order(order_id=order_id, attempt=attempt):
         return "skipped"
     order = Order.objects.select_related("offering", "project", "resource", "plan").filter(pk=order_id).first()
-    if order is None:
+    if order is None:  # the order as the claim left it, with what processors read
         return "skipped"
     with log_context(order_uuid=order.uuid):  # every log line of this processing names the order
         return _process_claimed(order, attempt)
+
+
+def _calls_nothing(order: Order, attempt: int) -> bool:
+    """The attempt's processing calls no backend: the type's processor is ManualProcessor's own (a person
+    or a site agent provisions), the order is executing this attempt and its offering does not park work."""
+    spec = get_offering_type(order.offering.type)
+    return (
+        spec is not None
+        and spec.processor.process is ManualProcessor.process
+        and order.state == S.EXECUTING
+        and order.attempt == attempt
+        and not recovery.parks_new_work(order.offering)
+    )
+
+
+def _hand_over(order: Order, attempt: int) -> str:
+    """Processing that calls nothing, as claim → process → "pending" leaves the row, in one conditional
+    UPDATE: no lease is needed while nothing is called, and a duplicate or stale message still finds the
+    attempt handled (or gone) and does nothing."""
+    offering_type = get_offering_type(order.offering.type)
+    handled = (
+        _attempt(order.pk, attempt)
+        .filter(_free(attempt, timezone.now()))
+        .update(processing_attempt=attempt, processing_lease_until=None, processing_due_at=None)
+    )
+    if not handled:
+        return "skipped"
+    result = offering_type.processor().process(order)
+    _record_processing(order, attempt, result, offering_type)
+    recovery.offering_backend_answered(offering=order.offering)
+    return "pending"
+
+
+def _record_processing(order: Order, attempt: int, result, offering_type) -> None:
+    record_event(
+        order, kind="processing", actor=None, from_state=order.state, message=result.message,
+        payload={"attempt": attempt, "outcome": str(result.outcome), "processor": offering_type.processor.__name__},
+    )  # fmt: skip
 
 
 def _process_claimed(order: Order, attempt: int) -> str:
@@ -119,10 +170,7 @@ def _process_claimed(order: Order, attempt: int) -> str:
     except Exception as exc:  # the processing boundary: nothing leaves an order executing by accident
         logger.exception("processor of order %s (id %s) crashed", order.uuid.hex, order_id)
         return _err(order_id, f"{type(exc).__name__}: {exc}", traceback.format_exc())
-    record_event(
-        order, kind="processing", actor=None, from_state=order.state, message=result.message,
-        payload={"attempt": attempt, "outcome": str(result.outcome), "processor": offering_type.processor.__name__},
-    )  # fmt: skip
+    _record_processing(order, attempt, result, offering_type)
     if result.outcome == Outcome.DONE:
         if not _claimed(order_id, attempt).exists():
             return "skipped"  # retried, canceled or finished by someone else meanwhile

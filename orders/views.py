@@ -6,8 +6,12 @@ Each action: get_object (404 invisible, 403 no right) → input serializer (400)
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 from django.conf import settings
 from django.db.models import QuerySet
+from django.http import Http404
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
@@ -17,7 +21,9 @@ from rest_framework.response import Response
 
 from core.api.bodies import validated
 from core.api.lookups import UUIDLookupMixin
-from core.api.representation import joins_for, requested_fields
+from core.api.renderers import plain_json
+from core.api.representation import requested_fields
+from core.api.rows import compile_rows, fetch, rows_of
 from core.api.schema import ERROR, FIELD_PARAM, list_and_retrieve, responses
 from core.errors import NotPermitted
 from core.models import Job
@@ -27,6 +33,7 @@ from offerings.serializers import PublicOfferingDetailsSerializer
 from orders import selectors, services
 from orders.actions import ACTIONS
 from orders.attachments import download_url
+from orders.counts import fast_order_count
 from orders.filters import OrderFilter
 from orders.models import Order
 from orders.serializers import bulk as b
@@ -38,6 +45,7 @@ from orders.services import batch
 from orders.states import OrderState as S
 from permissions.drf import ActionPolicyPermission
 from permissions.policies import can_retry_orders_somewhere
+from permissions.scoping import visible_q
 
 APPROVED_DETAIL = {
     S.PENDING_PROJECT: "Order is pending project activation.",
@@ -135,9 +143,8 @@ class OrderViewSet(
     }
 
     def get_queryset(self):
-        if self.action == "list":
-            joins = joins_for(OrderDetailsSerializer, requested_fields(self.request))
-            return selectors.order_list_for(self.request.user, joins=tuple(sorted(joins)))
+        if self.action in ("list", "retrieve"):  # read as compiled rows (order_rows): the plan joins
+            return selectors.order_list_for(self.request.user, joins=())
         return selectors.order_list_for(self.request.user)
 
     def filter_queryset(self, queryset):
@@ -145,17 +152,39 @@ class OrderViewSet(
         return super().filter_queryset(queryset) if self.action in ("list", "bulk_retry") else queryset
 
     def list(self, request, *args, **kwargs):
+        queryset = self.filter_queryset(self.get_queryset())
         if request.method == "HEAD":
-            count = self.filter_queryset(self.get_queryset()).count()
-            return Response(headers={"X-Result-Count": str(count)})
-        return super().list(request, *args, **kwargs)
+            return Response(headers={"X-Result-Count": str(self.result_count(queryset))})
+        plan = compile_rows(OrderDetailsSerializer, requested_fields(request))
+        rows = self.paginator.paginate_rows(
+            queryset, request, self, values=plan, count=lambda: self.result_count(queryset)
+        )
+        data, plain = plan.represent(rows, self.get_serializer_context())
+        return plain_json(self.get_paginated_response(data), plain)
+
+    def retrieve(self, request, *args, **kwargs):
+        return self.order_response(self.get_queryset().filter(uuid=self.lookup_uuid()), requested_fields(request))
+
+    def result_count(self, queryset: QuerySet[Order]) -> int:
+        """X-Result-Count of the filtered orders: from the order counts when every parameter filters on what
+        they keep (orders/counts.py: flat in the number of orders), else COUNT(*)."""
+        count = fast_order_count(self.request)
+        return queryset.count() if count is None else count
+
+    def order_response(self, orders: QuerySet[Order], fields=(), code: int = status.HTTP_200_OK) -> Response:
+        """The one order of `orders` as OrderDetails (one statement), or a 404."""
+        plan = compile_rows(OrderDetailsSerializer, fields)
+        rows = fetch(rows_of(orders, plan)[:1])
+        if not rows:
+            raise Http404(f"No {Order._meta.object_name} matches the given query.")
+        data, plain = plan.represent(rows, self.get_serializer_context())
+        return plain_json(Response(data[0], status=code), plain)
 
     def create(self, request, *args, **kwargs):
         data = validated(i.OrderCreateSerializer, request, context=self.get_serializer_context())
         data.pop("accepting_terms_of_service", None)
         order = services.order_create(actor=request.user, **data)
-        order = selectors.order_list_for(request.user).get(pk=order.pk)
-        return Response(self.get_serializer(order).data, status=status.HTTP_201_CREATED)
+        return self.order_response(Order.objects.filter(pk=order.pk), code=status.HTTP_201_CREATED)
 
     def update(self, request, *args, **kwargs):
         order = self.get_object()
@@ -170,38 +199,51 @@ class OrderViewSet(
         services.order_delete(order=self.get_object(), actor=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
+    @contextmanager
+    def locked_object(self) -> Iterator[Order]:
+        """get_object for the actions that change the order's state: one statement reads the order under
+        a row lock in the action's transaction, as visible (404) and allowed (403) as get_object answers;
+        the service then writes that row without reading it again."""
+        user = self.request.user
+        with services.order_locked_for_write(uuid=self.lookup_uuid(), visible=visible_q(user)) as order:
+            if order is None:
+                raise Http404(f"No {Order._meta.object_name} matches the given query.")  # as get_object says
+            self.check_object_permissions(self.request, order)
+            yield order
+
     # --- review -------------------------------------------------------------------------------
 
     @extend_schema(request=None, responses=responses({200: DETAIL}, 400, 403, 404, 409))
     @action(detail=True, methods=["post"])
     def approve_by_consumer(self, request, uuid=None):
-        order = services.order_approve_by_consumer(order=self.get_object(), actor=request.user)
+        with self.locked_object() as order:
+            order = services.order_approve_by_consumer(order=order, actor=request.user)
         return _detail(APPROVED_DETAIL[order.state])
 
     @extend_schema(request=i.ApproveByProviderSerializer, responses=responses({200: DETAIL}, 400, 403, 404, 409))
     @action(detail=True, methods=["post"])
     def approve_by_provider(self, request, uuid=None):
-        order = self.get_object()
-        data = validated(i.ApproveByProviderSerializer, request)
-        order = services.order_approve_by_provider(order=order, actor=request.user, **data)
+        with self.locked_object() as order:
+            data = validated(i.ApproveByProviderSerializer, request)
+            order = services.order_approve_by_provider(order=order, actor=request.user, **data)
         return _detail(APPROVED_DETAIL[order.state])
 
     @extend_schema(request=i.RejectByConsumerSerializer, responses=responses({200: DETAIL}, 400, 403, 404, 409))
     @action(detail=True, methods=["post"])
     def reject_by_consumer(self, request, uuid=None):
-        order = self.get_object()
-        data = validated(i.RejectByConsumerSerializer, request)
-        comment = data["consumer_rejection_comment"] or data["error_message"]
-        services.order_reject_by_consumer(order=order, actor=request.user, comment=comment)
+        with self.locked_object() as order:
+            data = validated(i.RejectByConsumerSerializer, request)
+            comment = data["consumer_rejection_comment"] or data["error_message"]
+            services.order_reject_by_consumer(order=order, actor=request.user, comment=comment)
         return _detail("Order has been rejected.")
 
     @extend_schema(request=i.RejectByProviderSerializer, responses=responses({200: DETAIL}, 400, 403, 404, 409))
     @action(detail=True, methods=["post"])
     def reject_by_provider(self, request, uuid=None):
-        order = self.get_object()
-        data = validated(i.RejectByProviderSerializer, request)
-        comment = data["provider_rejection_comment"]
-        services.order_reject_by_provider(order=order, actor=request.user, comment=comment)
+        with self.locked_object() as order:
+            data = validated(i.RejectByProviderSerializer, request)
+            comment = data["provider_rejection_comment"]
+            services.order_reject_by_provider(order=order, actor=request.user, comment=comment)
         return _detail("Order has been rejected.")
 
     # --- provisioning -------------------------------------------------------------------------
@@ -209,36 +251,39 @@ class OrderViewSet(
     @extend_schema(request=None, responses=responses({200: DETAIL}, 403, 404, 405, 409))
     @action(detail=True, methods=["post"])
     def set_state_executing(self, request, uuid=None):
-        services.order_set_state_executing(order=self.get_object(), actor=request.user)
+        with self.locked_object() as order:
+            services.order_set_state_executing(order=order, actor=request.user)
         return _detail("Order is executing.")
 
     @extend_schema(request=None, responses=responses({200: DETAIL}, 403, 404, 405, 409))
     @action(detail=True, methods=["post"])
     def set_state_done(self, request, uuid=None):
-        services.order_set_state_done(order=self.get_object(), actor=request.user)
+        with self.locked_object() as order:
+            services.order_set_state_done(order=order, actor=request.user)
         return _detail("Order is done.")
 
     @extend_schema(request=i.SetStateErredSerializer, responses=responses({200: DETAIL}, 400, 403, 404, 405, 409))
     @action(detail=True, methods=["post"])
     def set_state_erred(self, request, uuid=None):
-        order = self.get_object()
-        data = validated(i.SetStateErredSerializer, request)
-        services.order_set_state_erred(order=order, actor=request.user, **data)
+        with self.locked_object() as order:
+            data = validated(i.SetStateErredSerializer, request)
+            services.order_set_state_erred(order=order, actor=request.user, **data)
         return _detail("Order is erred.")
 
     @extend_schema(request=None, responses=responses({200: DETAIL}, 403, 404, 405, 409))
     @action(detail=True, methods=["post"])
     def retry(self, request, uuid=None):
-        services.order_retry(order=self.get_object(), actor=request.user)
+        with self.locked_object() as order:
+            services.order_retry(order=order, actor=request.user)
         return _detail("Order has been resubmitted for processing.")
 
     @extend_schema(request=i.CancelSerializer, responses=responses({202: DETAIL}, 400, 403, 404, 405, 409))
     @action(detail=True, methods=["post"])
     def cancel(self, request, uuid=None):
-        order = self.get_object()
-        data = validated(i.CancelSerializer, request)
-        comment = data["termination_comment"]
-        services.order_cancel(order=order, actor=request.user, comment=comment)
+        with self.locked_object() as order:
+            data = validated(i.CancelSerializer, request)
+            comment = data["termination_comment"]
+            services.order_cancel(order=order, actor=request.user, comment=comment)
         return _detail("Order has been canceled.", status.HTTP_202_ACCEPTED)
 
     @extend_schema(request=None, responses=responses({204: None}, 403, 404))

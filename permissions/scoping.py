@@ -1,15 +1,17 @@
 """Querysets visible to a user. What is not visible answers 404.
 
 Rows of orders and resources are reached through their project (consumer side) or offering (provider side).
-The predicates test the row's own foreign-key columns against id sets resolved here, e.g. `project_id IN
-(<projects granted> ∪ <projects of the organisations granted>)`, never a column of a joined table: an OR
-over columns of two joined tables matches no index and makes every count a join of the whole table.
+The predicates test the row's own foreign-key columns, e.g. `project_id IN (<projects granted>) OR project_id
+= ANY(ARRAY(<projects of the organisations granted>))`, never a column of a joined table: an OR over columns of
+two joined tables matches no index and makes every count a join of the whole table. The organisations'
+projects and offerings are a subquery of the same statement (core/db.py AnyOf), not a query of their own.
 """
 
 from __future__ import annotations
 
 from django.db.models import Model, Q, QuerySet
 
+from core.db import AnyOf
 from permissions.constants import Permission as P
 from permissions.models import Project
 from permissions.policies import sees_everything
@@ -32,10 +34,11 @@ def _scope_q(user, permission: str, kind: str, path: str, target: type[Model] | 
         return Q(id__in=own_ids) | Q(customer_id__in=customer_ids)
     if target is None:
         return Q(**{f"{path}__id__in": own_ids}) | Q(**{f"{path}__customer_id__in": customer_ids})
-    ids = set(own_ids)
-    if customer_ids:  # one small query by the indexed customer column
-        ids.update(target._base_manager.filter(customer_id__in=customer_ids).order_by().values_list("id", flat=True))
-    return Q(**{f"{path}__id__in": ids})  # on a forward key: the row's own column, no join
+    condition = Q(**{f"{path}__id__in": own_ids})  # on a forward key: the row's own column, no join
+    if customer_ids:  # the organisations' objects in the same statement, by the indexed customer column
+        objects = target._base_manager.filter(customer_id__in=sorted(customer_ids)).order_by().values("id")
+        condition |= Q(AnyOf(f"{path}__id", objects))
+    return condition
 
 
 def _target(model: type[Model] | None, path: str, default: type[Model] | None = None) -> type[Model] | None:
@@ -83,6 +86,24 @@ def filter_visible(user, queryset: QuerySet, *, project: str = "project", offeri
     return queryset.filter(
         consumer_q(user, P.ORDER_LIST, project=project, model=model)
         | provider_q(user, P.ORDER_LIST, offering=offering, model=model)
+    )
+
+
+def visible_q(user, *, project: str = "project", offering: str = "offering") -> Q | None:
+    """`filter_visible`'s rule as one condition on the rows' project and offering and their organisations'
+    columns (joins, no query for id sets): for reading one or a few rows by key, e.g. an order an action
+    locks. None: everything is visible."""
+    if sees_everything(user):
+        return None
+    if user is None or not user.is_authenticated:
+        return Q(pk__in=[])
+    grants = grants_of(user)
+    customers = grants.scope_ids(P.ORDER_LIST, "customer")
+    return (
+        Q(**{f"{project}_id__in": grants.scope_ids(P.ORDER_LIST, "project")})
+        | Q(**{f"{project}__customer_id__in": customers})
+        | Q(**{f"{offering}_id__in": grants.scope_ids(P.ORDER_LIST, "offering")})
+        | Q(**{f"{offering}__customer_id__in": customers})
     )
 
 

@@ -269,7 +269,7 @@ def test_anonymous_user_sees_nothing(world, orders):
 
 def test_grants_are_loaded_once_per_user_object(world, order, django_assert_num_queries):
     owner = User.objects.get(pk=world.user("consumer_owner").pk)
-    with django_assert_num_queries(2):
+    with django_assert_num_queries(1):
         p.can_approve_order_as_consumer(owner, order)
 
     with django_assert_num_queries(0):

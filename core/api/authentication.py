@@ -3,6 +3,10 @@
 A token older than the lifetime is refused with a 401 like an unknown one, and says why. Staff issue a
 new one with `manage.py drf_create_token -r USERNAME`, or for a site agent from the admin (Site agent
 identities › Rotate the API token); a new token starts a new lifetime.
+
+One read per request and no write: the token, its user and the user's marketplace profile (the support
+flag the policies read) come in one statement, and neither the token nor the user row is updated, so
+concurrent requests on one token never wait for each other's row lock.
 """
 
 from __future__ import annotations
@@ -11,8 +15,13 @@ import datetime
 
 from django.conf import settings
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 from rest_framework.authentication import TokenAuthentication
 from rest_framework.exceptions import AuthenticationFailed
+
+# Loaded with the user in the token's statement; the policies read the support flag on every request.
+# (A user without a profile is cached as such: reading it then raises, as it would, without a query.)
+USER_RELATIONS = ("user__marketplace_profile",)
 
 
 def token_ttl() -> datetime.timedelta | None:
@@ -27,7 +36,13 @@ def token_expired(token, *, now: datetime.datetime | None = None) -> bool:
 
 class ExpiringTokenAuthentication(TokenAuthentication):
     def authenticate_credentials(self, key):
-        user, token = super().authenticate_credentials(key)
+        model = self.get_model()
+        try:
+            token = model.objects.select_related("user", *USER_RELATIONS).get(key=key)
+        except model.DoesNotExist:
+            raise AuthenticationFailed(_("Invalid token.")) from None
+        if not token.user.is_active:
+            raise AuthenticationFailed(_("User inactive or deleted."))
         if token_expired(token):
             raise AuthenticationFailed("Token has expired.", code="token_expired")
-        return user, token
+        return token.user, token

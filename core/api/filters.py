@@ -53,6 +53,32 @@ class FilterBackend(DjangoFilterBackend):
                 raise BadRequest(errors)
         return super().filter_queryset(request, queryset, view)
 
+    def get_filterset(self, request, queryset, view):
+        """The filterset with only the filters the request names (all of them when rendering the browsable
+        API's form). django-filter deep-copies every filter and builds a form field for each per request
+        (~30 filters of orders: a third of a list request's Python time); a filter without its parameter
+        filters nothing, so leaving it out changes no result and no error."""
+        filterset_class = self.get_filterset_class(view, queryset)
+        if filterset_class is None or getattr(self, "_whole_form", False):
+            return super().get_filterset(request, queryset, view)
+        keys = set(request.query_params)
+        named = {
+            name: f
+            for name, f in filterset_class.base_filters.items()
+            if name in keys or any(key.startswith(f"{name}_") for key in keys)  # suffixed range widgets
+        }
+        filterset = filterset_class.__new__(filterset_class)
+        filterset.base_filters = named  # read (and deep-copied) by FilterSet.__init__
+        filterset.__init__(**self.get_filterset_kwargs(request, queryset, view))
+        return filterset
+
+    def to_html(self, request, queryset, view):
+        self._whole_form = True
+        try:
+            return super().to_html(request, queryset, view)
+        finally:
+            self._whole_form = False
+
 
 class RepeatedCharFilter(django_filters.MultipleChoiceFilter):
     field_class = AnyValuesField

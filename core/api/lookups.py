@@ -33,9 +33,13 @@ class UUIDLookupMixin:
     lookup_value_regex = UUID_PATTERN
 
     def get_object(self):
+        self.kwargs[self.lookup_url_kwarg or self.lookup_field] = self.lookup_uuid()
+        return super().get_object()
+
+    def lookup_uuid(self) -> uuid.UUID:
+        """The uuid in the path; a plain 404 when it is not one."""
         raw = self.kwargs.get(self.lookup_url_kwarg or self.lookup_field)
         value = parse_uuid(raw)
         if value is None or str(raw).replace("-", "").lower() != value.hex:
             raise Http404
-        self.kwargs[self.lookup_url_kwarg or self.lookup_field] = value
-        return super().get_object()
+        return value

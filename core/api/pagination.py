@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django.core.paginator import Paginator
 from django.db.models import QuerySet
 from django.db.models.query import ModelIterable
+from django.utils.functional import cached_property
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
 from rest_framework.utils.urls import replace_query_param
+
+from core.api.rows import RowPlan, fetch, page_rows
 
 
 def _loads_in_two_phases(object_list: Any) -> bool:
@@ -25,13 +29,22 @@ def _loads_in_two_phases(object_list: Any) -> bool:
 
 
 class TwoPhasePaginator(Paginator):
-    """Takes the page's primary keys first (same filters, ordering and slice, without the joins of
-    select_related), then loads those rows with their joins and prefetches and returns them in key order.
+    """Pages that do not make the database join the rows before the page.
 
-    OFFSET over the joined rows makes the database build and discard every row before the page (2 s at
-    page 1000 of 100k orders); over the keys alone it walks an index. One more query, whatever the page
-    size or number.
+    With `values` (a compiled row plan, core/api/rows.py) a page is one statement that selects
+    the page's keys in a subquery and joins only those rows. Model querysets with select_related take the
+    page's primary keys first (same filters, ordering and slice, without the joins), then load those rows
+    with their joins and prefetches in key order: one more query, whatever the page size or number.
+    `count` (a callable) replaces COUNT(*) when the caller knows a cheaper exact way.
     """
+
+    def __init__(self, *args: Any, values: RowPlan | None = None, count: Callable[[], int] | None = None, **kw):
+        super().__init__(*args, **kw)
+        self.values, self._count = values, count
+
+    @cached_property
+    def count(self) -> int:
+        return self._count() if self._count is not None else super().count
 
     def page(self, number):
         number = self.validate_number(number)
@@ -43,6 +56,8 @@ class TwoPhasePaginator(Paginator):
 
     def _rows(self, bottom: int, top: int) -> Any:
         queryset = self.object_list
+        if self.values is not None:
+            return fetch(page_rows(queryset, self.values, bottom, top)) if top > bottom else []
         if not _loads_in_two_phases(queryset):
             return queryset[bottom:top]
         keys = list(queryset.prefetch_related(None).values_list("pk", flat=True)[bottom:top])
@@ -54,7 +69,19 @@ class LinkHeaderPagination(PageNumberPagination):
     page_size = 10
     page_size_query_param = "page_size"
     max_page_size = 300
-    django_paginator_class = TwoPhasePaginator
+    _values: RowPlan | None = None
+    _count: Callable[[], int] | None = None
+
+    def django_paginator_class(self, object_list: Any, per_page: int) -> TwoPhasePaginator:
+        return TwoPhasePaginator(object_list, per_page, values=self._values, count=self._count)
+
+    def paginate_rows(self, queryset: QuerySet, request, view, *, values: RowPlan, count=None) -> list | None:
+        """A page of `queryset` as rows of the plan `values` (one statement); `count`: see TwoPhasePaginator."""
+        self._values, self._count = values, count
+        try:
+            return self.paginate_queryset(queryset, request, view=view)
+        finally:
+            self._values = self._count = None
 
     def _link(self, number: int) -> str:
         url = self.request.build_absolute_uri()

@@ -58,7 +58,6 @@ class ResourceSerializer(RepresentationMixin, serializers.Serializer):
             "uuid", "offering_uuid", "provider_uuid", "category_uuid", "project_uuid", "customer_uuid",
             "plan_uuid", "created", "modified", "state", "end_date",
         )  # fmt: skip
-        extra_joins = {"plan": ("plan", "offering"), "url": (), "offering_plugin_options": ("offering",)}
 
     @extend_schema_field(serializers.DictField())
     def get_offering_plugin_options(self, obj) -> dict:

@@ -1,5 +1,6 @@
 """Every write to orders and resources. Interfaces (API, admin, tasks, commands) call these only."""
 
+from orders.services.base import order_locked_for_write
 from orders.services.create import (
     order_create,
     resource_switch_plan,
@@ -43,6 +44,7 @@ __all__ = [
     "order_create",
     "order_delete",
     "order_delete_attachment",
+    "order_locked_for_write",
     "order_reject_by_consumer",
     "order_reject_by_provider",
     "order_release_project",

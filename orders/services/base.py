@@ -1,13 +1,22 @@
 """The shape every order write shares: lock the row, check right (403), offering type (405) and state
 (409), fire the FSM transition, save, write an OrderEvent, move the resource along, and register side
-effects to run after commit."""
+effects to run after commit.
+
+An API action reads its order once: `order_locked_for_write` opens the transaction and locks the row
+(with the offering and project the policies read) where the view would have read it, and the service
+then writes that row as it is instead of reading it again. Saves write the columns that changed."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import copy
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
-from django.db import transaction
+from django.db import models, transaction
+from django.db.models import Q
+from django.db.models.fields.files import FieldFile
 from django.utils import timezone
 
 from orders import callbacks, dispatch
@@ -36,6 +45,60 @@ def lock_order(order: Order | int) -> Order:
     if locked is None:  # deleted or unlinked by a request that won the race for the lock
         raise OrderNotFound()
     return locked
+
+
+# The order locked by the enclosing `order_locked_for_write` block, if any (the instance itself).
+_LOCKED_FOR_WRITE: ContextVar[Order | None] = ContextVar("order_locked_for_write", default=None)
+
+
+@contextmanager
+def order_locked_for_write(*, visible: Q | None = None, **lookup: Any) -> Iterator[Order | None]:
+    """One transaction around an action on one order, which starts by locking it: the order matching
+    `lookup` (and `visible`, the caller's visibility; None: all) with its offering and project, in one
+    statement; None when there is none. A service given this instance inside the block writes it as it
+    is: it was read under the lock it still holds."""
+    with transaction.atomic():
+        queryset = Order.objects.select_for_update(of=("self",)).select_related("offering", "project")
+        if visible is not None:
+            queryset = queryset.filter(visible)
+        try:
+            order = queryset.get(**lookup)  # a unique key; unlike first(), no ORDER BY to build and run
+        except Order.DoesNotExist:
+            order = None
+        token = _LOCKED_FOR_WRITE.set(order)
+        try:
+            yield order
+        finally:
+            _LOCKED_FOR_WRITE.reset(token)
+
+
+def _held(order: Order | int) -> bool:
+    """Whether `order` is the instance locked by the enclosing `order_locked_for_write` block."""
+    return isinstance(order, Order) and order is _LOCKED_FOR_WRITE.get()
+
+
+def snapshot(instance: models.Model) -> dict[str, Any]:
+    """The instance's column values, to tell afterwards which ones a transition changed."""
+    return {f.attname: _comparable(getattr(instance, f.attname)) for f in instance._meta.concrete_fields}
+
+
+def _comparable(value: Any) -> Any:
+    if isinstance(value, FieldFile):
+        return value.name
+    if isinstance(value, (dict, list)):
+        return copy.deepcopy(value)  # a JSON value changed in place still compares as changed
+    return value
+
+
+def save_changes(instance: models.Model, before: dict[str, Any]) -> None:
+    """Save the columns that differ from `before` (and `modified`): an UPDATE of what the write changed,
+    not of every column. The row is locked, so nothing else changed it meanwhile."""
+    changed = [
+        f.name for f in instance._meta.concrete_fields if before[f.attname] != _comparable(getattr(instance, f.attname))
+    ]
+    if "modified" not in changed and any(f.name == "modified" for f in instance._meta.concrete_fields):
+        changed.append("modified")  # auto_now: stamped by save() when listed
+    instance.save(update_fields=changed)
 
 
 def lock_resource(resource: Resource | int) -> Resource:
@@ -122,13 +185,15 @@ def run_transition(
     payload: dict | None = None,
 ) -> Order:
     """Apply one action to one order in its own transaction; see the module docstring."""
-    with transaction.atomic():
-        locked = lock_order(order)
+    held = _held(order)
+    with transaction.atomic(savepoint=not held):  # held: already in the transaction that locked it
+        locked = order if held else lock_order(order)
         check_action(locked, ACTIONS[action], actor)
         from_state = locked.state
+        before = snapshot(locked)
         fire(locked)
         mark_state_entered(locked, from_state)
-        locked.save()
+        save_changes(locked, before)
         record_event(locked, kind=action, actor=actor, from_state=from_state, message=message, payload=payload)
         follow_order(locked, from_state)
         after_state_change(locked, from_state)

@@ -21,6 +21,8 @@ from orders.states import OrderState as S
 from orders.states import OrderType
 from permissions import policies
 
+_RELATIONS = [f.name for f in Order._meta.concrete_fields if f.is_relation]
+
 
 def _slug(*parts: str) -> str:
     return slugify("-".join(p for p in parts if p))[:140] or "order"
@@ -70,7 +72,9 @@ def place_order(
         cost=cost,
         slug=slug or _slug(project.customer.slug, offering.slug, timezone.localdate().isoformat()),
     )
-    order.full_clean(exclude=["state", "resource", "attachment"])
+    # the related rows were read by the caller (no existence query per key); the one unique column is the
+    # fresh uuid4, which the database's unique index guards anyway
+    order.full_clean(exclude=["state", "attachment", *_RELATIONS], validate_unique=False)
     offering_type = get_offering_type(offering.type)
     if offering_type is not None:  # an unknown type is taken and errs in processing, with its reason
         offering_type.validate(order)  # the type's own checks (400); raising rolls the resource back too

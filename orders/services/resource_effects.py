@@ -48,19 +48,22 @@ def processing_method(order_type: str) -> str:
 
 
 def follow_order(order: Order, from_state: str) -> None:
-    """Move the order's resource after the order moved from `from_state` to its current state."""
+    """Move the order's resource after the order moved from `from_state` to its current state; the
+    resource is locked and read only when it moves."""
+    retrying = order.state == S.EXECUTING and from_state == S.ERRED
+    method = None if retrying else ON_STATE.get((order.type, order.state))
+    if not retrying and method is None:
+        return
     resource = Resource.objects.select_for_update(of=("self",)).get(pk=order.resource_id)
-    if order.state == S.EXECUTING and from_state == S.ERRED:
+    if retrying:
         move_resource(resource, processing_method(order.type))  # retry: back to an active state
-    elif (method := ON_STATE.get((order.type, order.state))) is not None:
+    else:
         if order.state == S.DONE and order.type == _T.UPDATE:
             apply_update(order, resource)
         if method == "set_erred":
             move_resource(resource, method, message=order.error_message, traceback=order.error_traceback)
         elif resource.state != R.OK or method != "set_ok":
             move_resource(resource, method)
-    else:
-        return
     resource.save()
     order.resource = resource
 

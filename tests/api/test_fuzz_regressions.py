@@ -355,6 +355,22 @@ def vanish_after_lookup(monkeypatch, viewset, delete):
     monkeypatch.setattr(viewset, "get_object", get_then_vanish)
 
 
+def vanish_before_the_lock(monkeypatch, viewset, delete):
+    """An action that reads its order under the row lock (OrderViewSet.locked_object): a concurrent request
+    deletes the row just before that read."""
+    original = viewset.lookup_uuid
+
+    def look_up_then_vanish(self):
+        value = original(self)
+        delete(value)
+        return value
+
+    monkeypatch.setattr(viewset, "lookup_uuid", look_up_then_vanish)
+
+
+LOCKED_IN_THE_VIEW = {"approve_by_consumer", "reject_by_consumer", "approve_by_provider", "set_state_erred", "cancel"}
+
+
 @pytest.mark.parametrize(
     "action, state, user, body",
     [
@@ -370,7 +386,8 @@ def vanish_after_lookup(monkeypatch, viewset, delete):
 )
 def test_an_order_deleted_under_the_lock_is_404_in_json(world, api, monkeypatch, action, state, user, body):
     order = make_order(world, state)
-    vanish_after_lookup(monkeypatch, OrderViewSet, lambda o: Order.objects.filter(pk=o.pk).delete())
+    vanish = vanish_before_the_lock if action in LOCKED_IN_THE_VIEW else vanish_after_lookup
+    vanish(monkeypatch, OrderViewSet, lambda _: Order.objects.filter(pk=order.pk).delete())
 
     response = api.as_user(world.user(user)).post(order_url(order, action), body, format="json")
 
