@@ -17,21 +17,64 @@ HOST = "127.0.0.1"
 READY_PATH = "/api/marketplace-orders/"
 
 
+def isolate_imports(code_root: Path) -> None:
+    """Import the application from `code_root` only: put it first on sys.path and remove the venv's
+    editable-install finder of the work tree (setuptools' `__editable__` finder answers for any module
+    of its packages that `code_root` lacks, e.g. a module added after the before commit)."""
+    root = str(Path(code_root).resolve())
+    sys.meta_path[:] = [f for f in sys.meta_path if "__editable__" not in getattr(f, "__module__", "")]
+    sys.path_hooks[:] = [h for h in sys.path_hooks if "__editable__" not in getattr(h, "__module__", "")]
+    sys.path[:] = [p for p in sys.path if "__editable__" not in p and p != root]
+    sys.path.insert(0, root)
+    sys.path_importer_cache.clear()
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind((HOST, 0))
         return s.getsockname()[1]
 
 
-def start_server(workers: int, log_path: Path) -> tuple[subprocess.Popen, str]:
+def start_server(
+    workers: int,
+    log_path: Path,
+    *,
+    code_root: Path = ROOT,
+    threads: int = 1,
+    env: dict[str, str] | None = None,
+) -> tuple[subprocess.Popen, str]:
+    """gunicorn serving the code at `code_root` (its cwd and first on sys.path) on a free loopback port."""
     port = free_port()
-    gunicorn = Path(sys.executable).with_name("gunicorn")
-    command = [str(gunicorn), "marketplace.wsgi", "-b", f"{HOST}:{port}", "-w", str(workers), "--timeout", "120"]
-    env = {**os.environ, "DEBUG": "False"}
+    wrapper = Path(__file__).resolve().with_name("_gunicorn.py")  # gunicorn importing from code_root only
+    command = [sys.executable, str(wrapper), str(code_root), "marketplace.wsgi", "-b", f"{HOST}:{port}"]
+    command += ["-w", str(workers), "--timeout", "120", "--chdir", str(code_root)]
+    if threads > 1:
+        command += ["--threads", str(threads)]
+    full_env = {**os.environ, "DEBUG": "False", **(env or {})}
     with log_path.open("w") as log:  # the child keeps its own copy of the descriptor
-        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(command, cwd=code_root, env=full_env, stdout=log, stderr=subprocess.STDOUT)
     base = f"http://{HOST}:{port}"
     return process, base
+
+
+def worker_pids(master: subprocess.Popen) -> list[int]:
+    """The gunicorn master's children (its workers), from /proc."""
+    try:
+        text = Path(f"/proc/{master.pid}/task/{master.pid}/children").read_text()
+    except OSError:
+        return []
+    return [int(pid) for pid in text.split()]
+
+
+def rss_kib(pid: int) -> int | None:
+    """VmRSS of a process in KiB (/proc/<pid>/status), None when unreadable."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    except (OSError, ValueError):
+        return None
+    return None
 
 
 def wait_ready(process: subprocess.Popen, base: str, log_path: Path, timeout: float = 30) -> None:
@@ -60,18 +103,25 @@ def stop_server(process: subprocess.Popen) -> None:
         process.wait(timeout=5)
 
 
-def code_version() -> str:
+def code_version(root: Path = ROOT) -> str:
     """The commit measured, and whether the work tree differed from it (read-only git calls)."""
     try:
-        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True)
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True, text=True)
         dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT, capture_output=True, text=True
+            ["git", "status", "--porcelain", "--untracked-files=no"], cwd=root, capture_output=True, text=True
         )
     except OSError:
         return "unknown (no git)"
     if head.returncode != 0:
         return "unknown (not a git work tree)"
     return head.stdout.strip() + (" + uncommitted changes" if dirty.stdout.strip() else "")
+
+
+def load_average() -> str:
+    try:
+        return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+    except OSError:
+        return "unknown"
 
 
 def machine_info() -> str:
