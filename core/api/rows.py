@@ -3,7 +3,8 @@
 A read serializer is the one definition of a representation (its keys, their sources, the OpenAPI schema).
 Running it field by field over model instances costs far more than the database does (a list of 50 orders:
 ~5,000 field objects called, ~350 model instances built). `compile_rows()` reads the serializer's fields once
-and generates a function that turns rows of `queryset.values_list(*plan.lookups)` into the same dicts:
+and generates a function that turns the rows of one statement (`plan.rows_for(keys)`, a `values_list()` of
+the plan's lookups) into the same dicts:
 
 - a field with a dotted `source` reads one column (`offering.customer.name` → `offering__customer__name`;
   uuids as hex text computed by the database),
@@ -15,7 +16,8 @@ and generates a function that turns rows of `queryset.values_list(*plan.lookups)
 - `Meta.omit_when_empty` keys are left out when null or "" (RepresentationMixin's rule);
 - anything else (a SerializerMethodField, a callable source) cannot be compiled and raises at compile time.
 
-tests/api/test_orders_representation.py compares the compiled output with the serializer's, byte for byte.
+tests/api/test_orders_representation_equality.py compares the API's output with the serializer's, byte for
+byte; tests/api/test_row_compiler.py checks the rules field kind by field kind.
 """
 
 from __future__ import annotations
@@ -102,8 +104,8 @@ def _awkward_floats(value: Any) -> bool:
 # --- converters: each returns exactly what the field's to_representation returns for a non-null value ---
 
 
-def _HEX(value: Any) -> str:  # noqa: N802 - a marker: the column is read as hex text (RowPlan.select)
-    return value.hex
+def _HEX(value: Any) -> str:  # noqa: N802 - a marker: the column is read as hex text (RowPlan._columns)
+    raise AssertionError("the compiler writes the column as it is")
 
 
 def _from_hex(convert: Callable[[Any], Any]) -> Callable[[str], Any]:
