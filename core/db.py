@@ -1,4 +1,4 @@
-"""Database expressions the ORM does not have."""
+"""Database pieces the ORM does not have: expressions (AnyOf, Hex) and prepared reads."""
 
 from __future__ import annotations
 
