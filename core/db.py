@@ -39,18 +39,16 @@ class AnyOf(Expression):
 
 
 class Hex(Func):
-    """A uuid column as its 32 lowercase hex digits, computed by the database (PostgreSQL: from its text
-    form; SQLite stores uuids that way): cheaper than building uuid.UUID objects to print them again."""
+    """A uuid column as its 32 lowercase hex digits, computed by the database: cheaper than building
+    uuid.UUID objects to print them again. Databases without a uuid type store Django's uuids that way."""
 
     output_field = CharField()
 
     def as_sql(self, compiler, connection, **extra) -> tuple[str, list]:
         sql, params = compiler.compile(self.source_expressions[0])
-        if connection.vendor == "postgresql":
-            return f"replace(({sql})::text, '-', '')", params
-        if connection.vendor == "sqlite":
+        if not connection.features.has_native_uuid_field:
             return sql, params
-        raise NotImplementedError(f"Hex() on {connection.vendor}")
+        return f"REPLACE(CAST({sql} AS VARCHAR(36)), '-', '')", params
 
 
 @contextmanager

@@ -10,9 +10,13 @@ import re
 from typing import Any
 
 from django.conf import settings
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse
 
+from core.api.schema import ERROR, responses
 from orders.actions import ACTIONS, SYSTEM_ACTIONS, OrderAction
 from orders.models import Order
+from orders.serializers import bulk as b
+from orders.serializers import inputs as i
 from orders.states import OrderState as S
 from permissions.policies import can_create_order
 
@@ -149,3 +153,55 @@ def document_order_operations(result: dict, generator: Any, request: Any, public
                 "description); `offering`, `project` and `plan` each take a hyperlink or a bare uuid."
             )
     return result
+
+
+# --- schema pieces of the order views (orders/views.py) -----------------------------------------
+
+UPDATE_RESPONSES = responses({200: i.OrderUpdateSerializer}, 400, 403, 404, 409)
+IDEMPOTENCY_KEY = OpenApiParameter(
+    "Idempotency-Key", str, OpenApiParameter.HEADER, required=False,
+    description="Repeating a request with the same key returns the first answer or job instead of starting "
+    "another run; the same key with a different request is a 409.",
+)  # fmt: skip
+BULK_RETRY_RESPONSES = responses(
+    {
+        200: OpenApiResponse(b.BulkRetryReportSerializer, description="Dry run, or a small run finished."),
+        202: OpenApiResponse(b.JobLinkSerializer, description="A job runs the selection; Location is its url."),
+    },
+    400,
+    403,
+)
+BULK_RETRY_RESPONSES[403] = OpenApiResponse(ERROR, description="You may retry orders of no offering.")
+BULK_RETRY_RESPONSES[409] = OpenApiResponse(ERROR, description="The Idempotency-Key was used for another request.")
+
+
+_OFFERING, _PROJECT, _PLAN = (
+    "5c4a0b3e8f2d4c1a9b7e6d5f4a3b2c1d", "0f9e8d7c6b5a49382716a5b4c3d2e1f0", "a1b2c3d4e5f60718293a4b5c6d7e8f90"
+)  # fmt: skip
+CREATE_EXAMPLES = [
+    OpenApiExample(
+        "With hyperlinks",
+        request_only=True,
+        description="offering, project and plan as the API returns them (each takes a hyperlink or a uuid).",
+        value={
+            "offering": f"https://marketplace.example.org/api/marketplace-public-offerings/{_OFFERING}/",
+            "project": f"https://marketplace.example.org/api/projects/{_PROJECT}/",
+            "plan": f"https://marketplace.example.org/api/marketplace-public-offerings/{_OFFERING}/plans/{_PLAN}/",
+            "limits": {"cpu": 100},
+            "attributes": {"name": "my-allocation"},
+            "accepting_terms_of_service": True,
+        },
+    ),
+    OpenApiExample(
+        "With bare uuids",
+        request_only=True,
+        description="The same order with bare uuids (hex or dashed).",
+        value={
+            "offering": _OFFERING,
+            "project": "0f9e8d7c-6b5a-4938-2716-a5b4c3d2e1f0",
+            "plan": _PLAN,
+            "limits": {"cpu": 100},
+            "attributes": {"name": "my-allocation"},
+        },
+    ),
+]

@@ -15,12 +15,11 @@ caller counts the orders.
 
 from __future__ import annotations
 
-import functools
-
 from django.db import connection
 from django.db.models import Sum
 from rest_framework.request import Request
 
+from core.api.filters import with_filters
 from orders.filters import OrderFilter
 from orders.models import OrderCount
 from permissions.scoping import filter_visible
@@ -80,20 +79,11 @@ def fast_order_count(request: Request, user=None) -> int | None:
     counts = filter_visible(user, OrderCount.objects.all())
     names = frozenset(params) & DIMENSION_FILTERS
     if names:
-        filterset = _filterset_class(names)(data=params, queryset=counts, request=request)
+        filterset = with_filters(OrderFilter, names, data=params, queryset=counts, request=request)
         if not filterset.is_valid():
             return None
         counts = filterset.qs
     return int(counts.order_by().aggregate(total=Sum("n"))["total"] or 0)
-
-
-@functools.lru_cache(maxsize=128)
-def _filterset_class(names: frozenset[str]) -> type[OrderFilter]:
-    """OrderFilter with only the filters `names`: the ones a request gives are the only ones that filter,
-    and a FilterSet copies and builds form fields for every filter it has (≈ 3 ms for all of them)."""
-    subclass = type("OrderCountFilter", (OrderFilter,), {"__module__": __name__})
-    subclass.base_filters = {name: f for name, f in OrderFilter.base_filters.items() if name in names}
-    return subclass
 
 
 def compact_order_counts() -> int:

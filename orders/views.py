@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from django.conf import settings
 from django.db.models import QuerySet
 from django.http import Http404
-from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
+from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
@@ -24,7 +24,7 @@ from core.api.lookups import UUIDLookupMixin
 from core.api.renderers import plain_json
 from core.api.representation import requested_fields
 from core.api.rows import compile_rows, fetch, rows_of
-from core.api.schema import ERROR, FIELD_PARAM, list_and_retrieve, responses
+from core.api.schema import FIELD_PARAM, list_and_retrieve, responses
 from core.errors import NotPermitted
 from core.models import Job
 from offerings.models import Offering
@@ -32,6 +32,7 @@ from offerings.selectors import offering_details
 from offerings.serializers import PublicOfferingDetailsSerializer
 from orders import selectors, services
 from orders.actions import ACTIONS
+from orders.api_docs import BULK_RETRY_RESPONSES, CREATE_EXAMPLES, IDEMPOTENCY_KEY, UPDATE_RESPONSES
 from orders.attachments import download_url
 from orders.counts import fast_order_count
 from orders.filters import OrderFilter
@@ -54,54 +55,6 @@ APPROVED_DETAIL = {
     S.EXECUTING: "Order has been approved and is being processed.",
 }
 DETAIL = i.DetailSerializer
-UPDATE_RESPONSES = responses({200: i.OrderUpdateSerializer}, 400, 403, 404, 409)
-IDEMPOTENCY_KEY = OpenApiParameter(
-    "Idempotency-Key", str, OpenApiParameter.HEADER, required=False,
-    description="Repeating a request with the same key returns the first answer or job instead of starting "
-    "another run; the same key with a different request is a 409.",
-)  # fmt: skip
-BULK_RETRY_RESPONSES = responses(
-    {
-        200: OpenApiResponse(b.BulkRetryReportSerializer, description="Dry run, or a small run finished."),
-        202: OpenApiResponse(b.JobLinkSerializer, description="A job runs the selection; Location is its url."),
-    },
-    400,
-    403,
-)
-BULK_RETRY_RESPONSES[403] = OpenApiResponse(ERROR, description="You may retry orders of no offering.")
-BULK_RETRY_RESPONSES[409] = OpenApiResponse(ERROR, description="The Idempotency-Key was used for another request.")
-
-
-_OFFERING, _PROJECT, _PLAN = (
-    "5c4a0b3e8f2d4c1a9b7e6d5f4a3b2c1d", "0f9e8d7c6b5a49382716a5b4c3d2e1f0", "a1b2c3d4e5f60718293a4b5c6d7e8f90"
-)  # fmt: skip
-CREATE_EXAMPLES = [
-    OpenApiExample(
-        "With hyperlinks",
-        request_only=True,
-        description="offering, project and plan as the API returns them (each takes a hyperlink or a uuid).",
-        value={
-            "offering": f"https://marketplace.example.org/api/marketplace-public-offerings/{_OFFERING}/",
-            "project": f"https://marketplace.example.org/api/projects/{_PROJECT}/",
-            "plan": f"https://marketplace.example.org/api/marketplace-public-offerings/{_OFFERING}/plans/{_PLAN}/",
-            "limits": {"cpu": 100},
-            "attributes": {"name": "my-allocation"},
-            "accepting_terms_of_service": True,
-        },
-    ),
-    OpenApiExample(
-        "With bare uuids",
-        request_only=True,
-        description="The same order with bare uuids (hex or dashed).",
-        value={
-            "offering": _OFFERING,
-            "project": "0f9e8d7c-6b5a-4938-2716-a5b4c3d2e1f0",
-            "plan": _PLAN,
-            "limits": {"cpu": 100},
-            "attributes": {"name": "my-allocation"},
-        },
-    ),
-]
 
 
 def _detail(message: str, code: int = status.HTTP_200_OK) -> Response:

@@ -62,15 +62,9 @@ class FilterBackend(DjangoFilterBackend):
         if filterset_class is None or getattr(self, "_whole_form", False):
             return super().get_filterset(request, queryset, view)
         keys = set(request.query_params)
-        named = {
-            name: f
-            for name, f in filterset_class.base_filters.items()
-            if name in keys or any(key.startswith(f"{name}_") for key in keys)  # suffixed range widgets
-        }
-        filterset = filterset_class.__new__(filterset_class)
-        filterset.base_filters = named  # read (and deep-copied) by FilterSet.__init__
-        filterset.__init__(**self.get_filterset_kwargs(request, queryset, view))
-        return filterset
+        # a filter named, or a range widget's suffixed parameter (`created_after`) of one
+        names = {n for n in filterset_class.base_filters if n in keys or any(k.startswith(f"{n}_") for k in keys)}
+        return with_filters(filterset_class, names, **self.get_filterset_kwargs(request, queryset, view))
 
     def to_html(self, request, queryset, view):
         self._whole_form = True
@@ -78,6 +72,15 @@ class FilterBackend(DjangoFilterBackend):
             return super().to_html(request, queryset, view)
         finally:
             self._whole_form = False
+
+
+def with_filters(filterset_class: type[django_filters.FilterSet], names, **kwargs: Any) -> django_filters.FilterSet:
+    """An instance of `filterset_class` holding only the filters `names` (those a request gives, say): the
+    others would filter nothing, and FilterSet copies and builds a form field for every filter it holds."""
+    filterset = filterset_class.__new__(filterset_class)
+    filterset.base_filters = {name: f for name, f in filterset_class.base_filters.items() if name in names}
+    filterset.__init__(**kwargs)  # FilterSet.__init__ deep-copies self.base_filters
+    return filterset
 
 
 class RepeatedCharFilter(django_filters.MultipleChoiceFilter):
