@@ -23,7 +23,7 @@ from orders import selectors
 from orders.models import Order, OrderEvent
 from orders.processing import TransientBackendError, give_up_order, process_order
 from orders.services import recovery
-from tests.brokers import free_port, serve_backend
+from tests.brokers import free_port, serve_backend, wait_until
 from tests.conftest import build_world, requires_postgres
 from tests.factories import OfferingFactory, OrderFactory
 
@@ -326,3 +326,5 @@ def test_two_probe_runs_racing_on_one_outage_start_one_recovery_job(transactiona
     assert len([o for o in outcomes if o.job_uuid]) == 1
     assert Job.objects.count() == 1
     assert Job.objects.get().total == 3
+    # the recovery job runs in a thread of its own here: let it finish before the tables are flushed
+    wait_until(lambda: Job.objects.get().state in Job.FINAL_STATES, seconds=30, what="the recovery job ending")
