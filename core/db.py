@@ -21,9 +21,10 @@ class AnyOf(Expression):
     conditional = True
     output_field = BooleanField()
 
-    def __init__(self, column: str, queryset: QuerySet) -> None:
+    def __init__(self, column: str, queryset: QuerySet | Expression) -> None:
         super().__init__()
-        self.column, self.subquery = F(column), Subquery(queryset)
+        subquery = Subquery(queryset) if isinstance(queryset, QuerySet) else queryset  # or a Fragment
+        self.column, self.subquery = F(column), subquery
 
     def get_source_expressions(self) -> list[Any]:
         return [self.column, self.subquery]

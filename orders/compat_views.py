@@ -17,7 +17,7 @@ from core.api.fields import HexUUIDField
 from core.api.lookups import UUID_PATTERN, parse_uuid
 from core.api.renderers import plain_json
 from core.api.representation import requested_fields
-from core.api.rows import compile_rows, fetch, rows_of
+from core.api.rows import compile_rows, rows_of
 from core.api.schema import FIELD_PARAM, responses
 from offerings.models import ServiceProvider
 from offerings.selectors import provider_offerings_for
@@ -72,7 +72,7 @@ class ProviderOfferingOrderViewSet(_ReadViewSet):
     @extend_schema(parameters=[_OFFERING, _ORDER, FIELD_PARAM], responses=responses({200: OrderDetailsSerializer}, 404))
     def retrieve(self, request, offering_uuid=None, order_uuid=None):
         plan = compile_rows(OrderDetailsSerializer, requested_fields(request))
-        rows = fetch(rows_of(self.get_queryset().filter(uuid=parse_uuid(order_uuid)), plan)[:1])
+        rows = rows_of(self.get_queryset().filter(uuid=parse_uuid(order_uuid)), plan, limit=1)
         if not rows:
             raise Http404(f"No {Order._meta.object_name} matches the given query.")
         data, plain = plan.represent(rows, self.get_serializer_context())

@@ -23,7 +23,7 @@ from core.api.bodies import validated
 from core.api.lookups import UUIDLookupMixin
 from core.api.renderers import plain_json
 from core.api.representation import requested_fields
-from core.api.rows import compile_rows, fetch, rows_of
+from core.api.rows import compile_rows, rows_of
 from core.api.schema import FIELD_PARAM, list_and_retrieve, responses
 from core.errors import NotPermitted
 from core.models import Job
@@ -127,7 +127,7 @@ class OrderViewSet(
     def order_response(self, orders: QuerySet[Order], fields=(), code: int = status.HTTP_200_OK) -> Response:
         """The one order of `orders` as OrderDetails (one statement), or a 404."""
         plan = compile_rows(OrderDetailsSerializer, fields)
-        rows = fetch(rows_of(orders, plan)[:1])
+        rows = rows_of(orders, plan, limit=1)
         if not rows:
             raise Http404(f"No {Order._meta.object_name} matches the given query.")
         data, plain = plan.represent(rows, self.get_serializer_context())

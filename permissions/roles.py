@@ -1,22 +1,33 @@
 """A user's effective grants, loaded once per user object and answered from memory.
 
 One query per user per request whatever the number of orders a policy is asked about (the user's active
-roles joined to their roles' grants), which keeps list endpoints (with `available_transitions`) and every
-order action at a constant number of SQL queries.
+roles joined to their roles' grants, compiled once per connection: core/statements.py), which keeps list
+endpoints (with `available_transitions`) and every order action at a constant number of SQL queries.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from django.db.models import Q
+from django.db.models import DateTimeField, IntegerField, Q
 from django.utils import timezone
 
+from core.statements import Param, Statement
 from permissions.models import UserRole
 
 Scope = tuple[str, int]  # (scope kind, primary key), e.g. ("project", 7)
 
 _CACHE_ATTR = "_marketplace_grants"
+
+_GRANTS = Statement(
+    lambda: (
+        UserRole.objects.filter(user_id=Param("user", IntegerField()), is_active=True)
+        .filter(Q(expiration_time__isnull=True) | Q(expiration_time__gt=Param("now", DateTimeField())))
+        # one row per (role held, grant of that role); a role without grants gives one row with None
+        .values_list("role__name", "content_type__model", "object_id", "role__grants__permission")
+    ),
+    prepared=True,
+)
 
 
 @dataclass
@@ -41,14 +52,7 @@ def grants_of(user) -> Grants:
         return cached
     grants = Grants()
     if user is not None and user.is_authenticated:
-        now = timezone.now()
-        rows = (
-            UserRole.objects.filter(user=user, is_active=True)
-            .filter(Q(expiration_time__isnull=True) | Q(expiration_time__gt=now))
-            # one row per (role held, grant of that role); a role without grants gives one row with None
-            .values_list("role__name", "content_type__model", "object_id", "role__grants__permission")
-        )
-        for role_name, kind, object_id, permission in rows:
+        for role_name, kind, object_id, permission in _GRANTS.rows(user=user.pk, now=timezone.now()):
             scope = (kind, object_id)
             permissions = grants.by_scope.setdefault(scope, set())
             if permission is not None:

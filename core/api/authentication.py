@@ -5,8 +5,9 @@ new one with `manage.py drf_create_token -r USERNAME`, or for a site agent from 
 identities › Rotate the API token); a new token starts a new lifetime.
 
 One read per request and no write: the token, its user and the user's marketplace profile (the support
-flag the policies read) come in one statement, and neither the token nor the user row is updated, so
-concurrent requests on one token never wait for each other's row lock.
+flag the policies read) come in one statement, compiled once per connection (core/statements.py), and
+neither the token nor the user row is updated, so concurrent requests on one token never wait for each
+other's row lock.
 """
 
 from __future__ import annotations
@@ -14,10 +15,13 @@ from __future__ import annotations
 import datetime
 
 from django.conf import settings
+from django.db.models import CharField
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from rest_framework.authentication import TokenAuthentication
 from rest_framework.exceptions import AuthenticationFailed
+
+from core.statements import Param, Statement
 
 # Loaded with the user in the token's statement; the policies read the support flag on every request.
 # (A user without a profile is cached as such: reading it then raises, as it would, without a query.)
@@ -36,13 +40,24 @@ def token_expired(token, *, now: datetime.datetime | None = None) -> bool:
 
 class ExpiringTokenAuthentication(TokenAuthentication):
     def authenticate_credentials(self, key):
-        model = self.get_model()
-        try:
-            token = model.objects.select_related("user", *USER_RELATIONS).get(key=key)
-        except model.DoesNotExist:
-            raise AuthenticationFailed(_("Invalid token.")) from None
+        found = self.token_statement().objects(key=key)
+        if not found:
+            raise AuthenticationFailed(_("Invalid token."))
+        token = found[0]
         if not token.user.is_active:
             raise AuthenticationFailed(_("User inactive or deleted."))
         if token_expired(token):
             raise AuthenticationFailed("Token has expired.", code="token_expired")
         return token.user, token
+
+    @classmethod
+    def token_statement(cls) -> Statement:
+        statement = cls.__dict__.get("_token_statement")
+        if statement is None:
+            model = cls().get_model()
+            statement = Statement(
+                lambda: model.objects.select_related("user", *USER_RELATIONS).filter(key=Param("key", CharField())),
+                prepared=True,
+            )
+            cls._token_statement = statement
+        return statement

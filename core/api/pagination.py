@@ -13,7 +13,7 @@ from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
 from rest_framework.utils.urls import replace_query_param
 
-from core.api.rows import RowPlan, fetch, page_rows
+from core.api.rows import RowPlan, page_rows
 
 
 def _loads_in_two_phases(object_list: Any) -> bool:
@@ -57,7 +57,7 @@ class TwoPhasePaginator(Paginator):
     def _rows(self, bottom: int, top: int) -> Any:
         queryset = self.object_list
         if self.values is not None:
-            return fetch(page_rows(queryset, self.values, bottom, top)) if top > bottom else []
+            return page_rows(queryset, self.values, bottom, top) if top > bottom else []
         if not _loads_in_two_phases(queryset):
             return queryset[bottom:top]
         keys = list(queryset.prefetch_related(None).values_list("pk", flat=True)[bottom:top])

@@ -41,7 +41,8 @@ from rest_framework.settings import api_settings
 
 from core.api.computed import ComputedField
 from core.api.links import LinkField, api_root
-from core.db import AnyOf, Hex, prepared_reads
+from core.db import AnyOf, Hex
+from core.statements import Fragment, Statement
 
 SKIP = object()  # a key DRF leaves out (SkipField)
 
@@ -56,15 +57,25 @@ class RowPlan:
     build: Callable[[Sequence[Sequence[Any]], dict[str, Any]], list[dict[str, Any]]]
     float_keys: tuple[str, ...]  # keys whose values may hold floats (JSON objects, computed numbers)
 
-    def rows_for(self, keys: models.QuerySet) -> models.QuerySet:
+    def rows_for(self, keys: models.QuerySet, *, ordering: Sequence[Any] = (), limit: int | None = None) -> list:
         """The rows of the objects whose primary keys `keys` (a one-column queryset) selects, as the plan
-        reads them: one statement, `WHERE id = ANY(ARRAY(<keys>))` (core/db.py AnyOf), the joins its
-        lookups need. The columns and joins are resolved once per plan (most of the ORM's work for a wide
-        statement: ~90 lookups through 12 relations), each request only adds its keys and ordering."""
-        return self._columns(keys.model).filter(AnyOf("pk", keys))
+        reads them, in `ordering`: one statement, `WHERE id = ANY(ARRAY(<keys>))` (core/db.py AnyOf) with
+        the joins its lookups need, run as a prepared statement where the database keeps them. The rest
+        of the statement (~90 columns through 12 relations: most of the ORM's work) is compiled once per
+        connection (core/statements.py); each request compiles only its keys."""
+        try:
+            statement = self._statement(keys.model, tuple(ordering), limit)
+        except TypeError:  # an ordering expression that cannot be a cache key
+            statement = _rows_statement(self, keys.model, ordering, limit)
+        return statement.rows(using=keys.db, keys=keys)
 
-    @functools.cache  # noqa: B019 - plans are themselves cached (compile_rows); one template per model
-    def _columns(self, model: type[models.Model]) -> models.QuerySet:
+    @functools.lru_cache(maxsize=512)  # noqa: B019 - bounded: requests choose field sets and orderings
+    def _statement(self, model: type[models.Model], ordering: tuple, limit: int | None) -> Statement:
+        return _rows_statement(self, model, ordering, limit)
+
+    @functools.lru_cache(maxsize=512)  # noqa: B019 - as above
+    def columns(self, model: type[models.Model]) -> models.QuerySet:
+        """The plan's columns of `model` as a `values_list()` queryset (uuids as hex)."""
         names = {lookup: f"hex__{lookup}" for lookup in self.hex_columns}
         queryset = model._base_manager.all()
         if names:
@@ -104,7 +115,7 @@ def _awkward_floats(value: Any) -> bool:
 # --- converters: each returns exactly what the field's to_representation returns for a non-null value ---
 
 
-def _HEX(value: Any) -> str:  # noqa: N802 - a marker: the column is read as hex text (RowPlan._columns)
+def _HEX(value: Any) -> str:  # noqa: N802 - a marker: the column is read as hex text (RowPlan.columns)
     raise AssertionError("the compiler writes the column as it is")
 
 
@@ -353,18 +364,21 @@ def _compile(serializer_class: type[serializers.Serializer], names: tuple[str, .
     return RowPlan(tuple(src.lookups), hex_columns, tuple(chosen), namespace["build"], float_keys)
 
 
-def rows_of(queryset: models.QuerySet, plan: RowPlan) -> models.QuerySet:
-    """The rows of the queryset's objects as the plan reads them, in no particular order."""
-    return plan.rows_for(queryset.prefetch_related(None).order_by().values("pk"))
+def _rows_statement(plan: RowPlan, model: type[models.Model], ordering: Sequence[Any], limit: int | None):
+    def build() -> models.QuerySet:
+        return plan.columns(model).filter(AnyOf("pk", Fragment("keys"))).order_by(*ordering)[:limit]
+
+    return Statement(build, prepared=True)
 
 
-def fetch(rows: models.QuerySet) -> list:
-    """Run a rows statement as a prepared statement where the database keeps them (core/db.py)."""
-    with prepared_reads(rows.db):
-        return list(rows)
+def rows_of(queryset: models.QuerySet, plan: RowPlan, *, limit: int | None = None) -> list:
+    """The rows of the queryset's objects as the plan reads them, in no particular order (no ORDER BY: with
+    the model's default ordering and a LIMIT, PostgreSQL's generic plan walks the ordering's index and
+    filters every row by key)."""
+    return plan.rows_for(queryset.prefetch_related(None).order_by().values("pk"), limit=limit)
 
 
-def page_rows(queryset: models.QuerySet, plan: RowPlan, bottom: int, top: int) -> models.QuerySet:
+def page_rows(queryset: models.QuerySet, plan: RowPlan, bottom: int, top: int) -> list:
     """Rows `bottom:top` of a model queryset as the plan reads them, in one statement that joins only the
     page: `WHERE id = ANY(ARRAY(SELECT id … ORDER BY … LIMIT … OFFSET …)) ORDER BY …`. OFFSET over the
     joined rows would make the database build and drop every joined row before the page (2 s at page 1000
@@ -373,4 +387,4 @@ def page_rows(queryset: models.QuerySet, plan: RowPlan, bottom: int, top: int) -
     first table. The ordering must end with the key (StableOrderingMixin)."""
     ordering = list(queryset.query.order_by) or list(queryset.model._meta.ordering)
     keys = queryset.prefetch_related(None).order_by(*ordering).values("pk")[bottom:top]
-    return plan.rows_for(keys).order_by(*ordering)
+    return plan.rows_for(keys, ordering=ordering)

@@ -17,7 +17,7 @@ from rest_framework.test import APIRequestFactory
 from core.api.computed import ComputedField, constant
 from core.api.fields import HexUUIDField, SafeCharField
 from core.api.links import LinkField
-from core.api.rows import compile_rows, rows_of
+from core.api.rows import compile_rows
 from orders.models import Order
 from permissions.models import UserProfile
 from tests.factories import OrderFactory, UserFactory
@@ -79,7 +79,7 @@ def context(user):
 
 def compiled(serializer_class, orders, ctx, names=()):
     plan = compile_rows(serializer_class, names)
-    rows = list(rows_of(Order.objects.filter(pk__in=[o.pk for o in orders]).order_by("pk"), plan))
+    rows = plan.rows_for(Order.objects.filter(pk__in=[o.pk for o in orders]).values("pk"), ordering=["pk"])
     return plan.represent(rows, ctx)[0]
 
 
