@@ -3,11 +3,12 @@
 On a short request the ORM costs more than the database: building a queryset and compiling it to SQL is
 ~0.3-0.5 ms for a lookup by key and ~2 ms for a wide read (a hundred columns through a dozen joins), while
 PostgreSQL answers either in 0.1-0.5 ms. A `Statement` is a queryset built once, with a `Param` where a
-value changes between runs and a `Fragment` where a piece of SQL does (a subquery the request builds, such
-as the keys of a page). Its first run on a connection compiles it; later runs bind the values and splice
-the fragments into the cached SQL. The rows come back as the ORM gives them: through the fields'
-converters, as tuples (a `values_list()` statement) or as model instances with their `select_related`
-objects. The statements are logged and counted like any other query (CaptureQueriesContext, DEBUG).
+value changes between runs, an `InParam` where a list of values does and a `Fragment` where a piece of SQL
+does (a subquery the request builds, such as the keys of a page). Its first run on a connection compiles
+it; later runs bind the values and splice the fragments into the cached SQL. The rows come back as the ORM
+gives them: through the fields' converters, as tuples (a `values_list()` statement) or as model instances
+with their `select_related` objects. The statements are logged and counted like any other query
+(CaptureQueriesContext, DEBUG).
 
     TOKEN = Statement(lambda: Token.objects.select_related("user").filter(key=Param("key", CharField())))
     token = next(iter(TOKEN.objects(key=key)), None)
@@ -23,7 +24,7 @@ from typing import Any
 
 from django.core.exceptions import EmptyResultSet
 from django.db import DEFAULT_DB_ALIAS, connections
-from django.db.models import Expression, Field, Model, QuerySet
+from django.db.models import BooleanField, Expression, F, Field, Model, QuerySet
 from django.db.models.query import get_related_populators
 
 from core.db import prepared_reads
@@ -33,11 +34,13 @@ from core.db import prepared_reads
 class _Bind:
     name: str
     field: Field
+    many: bool = False  # a list, bound as one array parameter (PostgreSQL)
 
 
 @dataclass(frozen=True)
 class _Splice:
     name: str
+    field: Field | None = None  # a list spliced as "(%s, %s, …)" (databases without arrays); else a subquery
 
 
 class Param(Expression):
@@ -62,6 +65,31 @@ class Fragment(Expression):
 
     def as_sql(self, compiler, connection) -> tuple[str, list]:
         return "%s", [_Splice(self.name)]
+
+
+class InParam(Expression):
+    """`column` is one of a list of values given when the statement runs, as one condition whatever the
+    list's length: `column = ANY(%s)` with an array on PostgreSQL (one SQL text, one prepared statement),
+    `column IN (%s, …)` elsewhere. An empty list matches nothing (use it in a WHERE, not under NOT)."""
+
+    conditional = True
+    output_field = BooleanField()
+
+    def __init__(self, column: str, name: str, item_field: Field) -> None:
+        super().__init__()
+        self.column, self.name, self.item_field = F(column), name, item_field
+
+    def get_source_expressions(self) -> list[Any]:
+        return [self.column]
+
+    def set_source_expressions(self, exprs: list[Any]) -> None:
+        (self.column,) = exprs
+
+    def as_sql(self, compiler, connection) -> tuple[str, list]:
+        column, params = compiler.compile(self.column)
+        if connection.vendor == "postgresql":
+            return f"{column} = ANY(%s)", [*params, _Bind(self.name, self.item_field, many=True)]
+        return f"{column} IN %s", [*params, _Splice(self.name, self.item_field)]
 
 
 _PLACEHOLDER = re.compile(r"%%|%s")
@@ -102,7 +130,11 @@ class _Compiled:
         sql, params = [self.pieces[0]], []
         for param, piece in zip(self.params, self.pieces[1:], strict=True):
             if isinstance(param, _Splice):
-                fragment_sql, fragment_params = self.fragment(values[param.name], connection)
+                if param.field is None:
+                    fragment_sql, fragment_params = self.fragment(values[param.name], connection)
+                else:
+                    fragment_params = [param.field.get_db_prep_value(v, connection) for v in values[param.name]]
+                    fragment_sql = f"({', '.join(['%s'] * len(fragment_params))})" if fragment_params else "(NULL)"
                 sql.append(fragment_sql)
                 params.extend(fragment_params)
             else:
@@ -120,6 +152,8 @@ class _Compiled:
 
 
 def _value(param: _Bind, connection, values: dict[str, Any]) -> Any:
+    if param.many:
+        return [param.field.get_db_prep_value(v, connection, prepared=False) for v in values[param.name]]
     return param.field.get_db_prep_value(values[param.name], connection, prepared=False)
 
 

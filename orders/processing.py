@@ -22,10 +22,11 @@ import logging
 import traceback
 
 from django.conf import settings
-from django.db.models import F, Q, QuerySet
+from django.db.models import F, IntegerField, Q, QuerySet
 from django.utils import timezone
 
 from core.logs import log_context
+from core.statements import Param, Statement
 from offerings.processors.base import BackendError, ManualProcessor, Outcome, TransientBackendError
 from offerings.registry import get_offering_type
 from orders import dispatch, selectors
@@ -91,12 +92,18 @@ def claim_order(*, order_id: int, attempt: int) -> bool:
     return claimed == 1
 
 
+_ORDER_AND_OFFERING = Statement(
+    lambda: Order.objects.select_related("offering").filter(pk=Param("pk", IntegerField())), prepared=True
+)
+
+
 def process_order(*, order_id: int, attempt: int) -> str:
     """Run the processor once for a claimed attempt. Returns what happened; a transient failure within the
     bound propagates (TransientBackendError) for the task to retry, past the bound the order errs."""
-    order = Order.objects.select_related("offering").filter(pk=order_id).first()  # what decides the way
-    if order is None:
+    found = _ORDER_AND_OFFERING.objects(pk=order_id)  # what decides the way
+    if not found:
         return "skipped"
+    order = found[0]
     if _calls_nothing(order, attempt):
         with log_context(order_uuid=order.uuid):
             return _hand_over(order, attempt)

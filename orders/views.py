@@ -46,7 +46,6 @@ from orders.services import batch
 from orders.states import OrderState as S
 from permissions.drf import ActionPolicyPermission
 from permissions.policies import can_retry_orders_somewhere
-from permissions.scoping import visible_q
 
 APPROVED_DETAIL = {
     S.PENDING_PROJECT: "Order is pending project activation.",
@@ -158,7 +157,7 @@ class OrderViewSet(
         a row lock in the action's transaction, as visible (404) and allowed (403) as get_object answers;
         the service then writes that row without reading it again."""
         user = self.request.user
-        with services.order_locked_for_write(uuid=self.lookup_uuid(), visible=visible_q(user)) as order:
+        with services.order_locked_for_write(uuid=self.lookup_uuid(), viewer=user) as order:
             if order is None:
                 raise Http404(f"No {Order._meta.object_name} matches the given query.")  # as get_object says
             self.check_object_permissions(self.request, order)

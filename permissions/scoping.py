@@ -9,9 +9,10 @@ projects and offerings are a subquery of the same statement (core/db.py AnyOf), 
 
 from __future__ import annotations
 
-from django.db.models import Model, Q, QuerySet
+from django.db.models import IntegerField, Model, Q, QuerySet
 
 from core.db import AnyOf
+from core.statements import InParam
 from permissions.constants import Permission as P
 from permissions.models import Project
 from permissions.policies import sees_everything
@@ -91,20 +92,42 @@ def filter_visible(user, queryset: QuerySet, *, project: str = "project", offeri
 
 def visible_q(user, *, project: str = "project", offering: str = "offering") -> Q | None:
     """`filter_visible`'s rule as one condition on the rows' project and offering and their organisations'
-    columns (joins, no query for id sets): for reading one or a few rows by key, e.g. an order an action
-    locks. None: everything is visible."""
+    columns (joins, no query for id sets): for reading one or a few rows by key. None: everything is
+    visible. `visible_condition` is the same rule for a compiled statement."""
+    ids = visible_ids(user)
+    if ids is None:
+        return None
+    return (
+        Q(**{f"{project}_id__in": ids["visible_projects"]})
+        | Q(**{f"{project}__customer_id__in": ids["visible_customers"]})
+        | Q(**{f"{offering}_id__in": ids["visible_offerings"]})
+        | Q(**{f"{offering}__customer_id__in": ids["visible_customers"]})
+    )
+
+
+def visible_condition(*, project: str = "project", offering: str = "offering") -> Q:
+    """`visible_q`'s rule in a compiled statement (core/statements.py): the user's ids are its parameters,
+    `visible_ids(user)`, so every user runs the same SQL."""
+    pk = IntegerField()
+    return (
+        Q(InParam(f"{project}_id", "visible_projects", pk))
+        | Q(InParam(f"{project}__customer_id", "visible_customers", pk))
+        | Q(InParam(f"{offering}_id", "visible_offerings", pk))
+        | Q(InParam(f"{offering}__customer_id", "visible_customers", pk))
+    )
+
+
+def visible_ids(user) -> dict[str, list[int]] | None:
+    """The ids `visible_condition` takes for `user` (ORDER.LIST by project, organisation or offering);
+    None: everything is visible."""
     if sees_everything(user):
         return None
     if user is None or not user.is_authenticated:
-        return Q(pk__in=[])
+        return {"visible_projects": [], "visible_customers": [], "visible_offerings": []}
     grants = grants_of(user)
-    customers = grants.scope_ids(P.ORDER_LIST, "customer")
-    return (
-        Q(**{f"{project}_id__in": grants.scope_ids(P.ORDER_LIST, "project")})
-        | Q(**{f"{project}__customer_id__in": customers})
-        | Q(**{f"{offering}_id__in": grants.scope_ids(P.ORDER_LIST, "offering")})
-        | Q(**{f"{offering}__customer_id__in": customers})
-    )
+    return {
+        f"visible_{kind}s": sorted(grants.scope_ids(P.ORDER_LIST, kind)) for kind in ("project", "offering")
+    } | {"visible_customers": sorted(grants.scope_ids(P.ORDER_LIST, "customer"))}
 
 
 def visible_customers_q(user) -> Q | None:

@@ -1,18 +1,19 @@
 """Statements compiled once per connection (core/statements.py): the same rows as the queryset they stand
-for, whatever values and fragments a run binds, one logged query per run, and the SQL compiled once."""
+for, whatever values, lists and fragments a run binds, one logged query per run, and the SQL compiled
+once."""
 
 from __future__ import annotations
 
 import pytest
 from django.contrib.auth import get_user_model
 from django.db import connection
-from django.db.models import CharField, DateTimeField, IntegerField
+from django.db.models import CharField, DateTimeField, IntegerField, Q
 from django.test.utils import CaptureQueriesContext
 from rest_framework.authtoken.models import Token
 
 from core import statements
 from core.db import AnyOf
-from core.statements import Fragment, Param, Statement
+from core.statements import Fragment, InParam, Param, Statement
 from orders import dispatch
 from orders.models import Order
 from permissions.models import UserProfile
@@ -109,3 +110,22 @@ def test_objects_come_with_their_select_related_objects(world):
             found_bare.user.marketplace_profile  # noqa: B018 - cached as missing, as select_related caches it
         assert statement.objects(key="nothing") == []
     assert len(ctx.captured_queries) == 3  # one per run, none for the related objects
+
+
+def test_a_list_parameter_is_one_condition_whatever_its_length(orders, compilations):
+    statement = Statement(
+        lambda: (
+            Order.objects.filter(
+                InParam("pk", "keys", IntegerField()) | InParam("project_id", "projects", IntegerField())
+            )
+            .order_by("pk")
+            .values_list("pk", flat=True)
+        )
+    )
+    keys, projects = [o.pk for o in orders], sorted({o.project_id for o in orders})
+    for some, some_projects in [([], []), (keys[:1], []), (keys[1:4], []), ([], projects[:1]), (keys, projects)]:
+        expected = list(
+            Order.objects.filter(Q(pk__in=some) | Q(project_id__in=some_projects)).order_by("pk").values_list("pk")
+        )
+        assert statement.rows(keys=some, projects=some_projects) == expected
+    assert compilations == [Order]

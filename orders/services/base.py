@@ -15,10 +15,11 @@ from contextvars import ContextVar
 from typing import Any
 
 from django.db import models, transaction
-from django.db.models import Q
+from django.db.models import UUIDField
 from django.db.models.fields.files import FieldFile
 from django.utils import timezone
 
+from core.statements import Param, Statement
 from orders import callbacks, dispatch
 from orders.actions import ACTIONS, OrderAction, type_allows
 from orders.exceptions import (
@@ -31,6 +32,7 @@ from orders.exceptions import (
 from orders.models import Order, OrderEvent, Resource
 from orders.services.resource_effects import follow_order
 from orders.states import OrderState as S
+from permissions.scoping import visible_condition, visible_ids
 
 
 def lock_order(order: Order | int) -> Order:
@@ -51,20 +53,28 @@ def lock_order(order: Order | int) -> Order:
 _LOCKED_FOR_WRITE: ContextVar[Order | None] = ContextVar("order_locked_for_write", default=None)
 
 
-@contextmanager
-def order_locked_for_write(*, visible: Q | None = None, **lookup: Any) -> Iterator[Order | None]:
-    """One transaction around an action on one order, which starts by locking it: the order matching
-    `lookup` (and `visible`, the caller's visibility; None: all) with its offering and project, in one
-    statement; None when there is none. A service given this instance inside the block writes it as it
-    is: it was read under the lock it still holds."""
-    with transaction.atomic():
+def _locked_statement(visible: bool) -> Statement:
+    def build():
         queryset = Order.objects.select_for_update(of=("self",)).select_related("offering", "project")
-        if visible is not None:
-            queryset = queryset.filter(visible)
-        try:
-            order = queryset.get(**lookup)  # a unique key; unlike first(), no ORDER BY to build and run
-        except Order.DoesNotExist:
-            order = None
+        queryset = queryset.filter(uuid=Param("uuid", UUIDField()))
+        return queryset.filter(visible_condition()) if visible else queryset
+
+    return Statement(build, prepared=True)
+
+
+_LOCKED = {False: _locked_statement(visible=False), True: _locked_statement(visible=True)}
+
+
+@contextmanager
+def order_locked_for_write(*, uuid: Any, viewer: Any = None) -> Iterator[Order | None]:
+    """One transaction around an action on one order, which starts by locking it: the order with `uuid`,
+    if `viewer` may see it (None: no viewer to check), with its offering and project, in one statement
+    compiled once per connection (core/statements.py); None when there is none. A service given this
+    instance inside the block writes it as it is: it was read under the lock it still holds."""
+    ids = None if viewer is None else visible_ids(viewer)
+    with transaction.atomic():
+        found = _LOCKED[ids is not None].objects(uuid=uuid, **(ids or {}))
+        order = found[0] if found else None
         token = _LOCKED_FOR_WRITE.set(order)
         try:
             yield order

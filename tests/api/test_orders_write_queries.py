@@ -17,7 +17,7 @@ from django.db.models import Q
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
-from orders import dispatch
+from orders import dispatch, services
 from orders.models import Order, OrderEvent
 from permissions.models import UserRole
 from permissions.roles import forget_grants, grants_of
@@ -206,6 +206,7 @@ def test_grants_leave_out_expired_and_inactive_roles_and_keep_roles_without_gran
 
 
 def test_visibility_of_one_order_matches_the_list_scoping(world, api):
+    """visible_q (a Q) and visible_condition (statement parameters) agree with the list's scoping."""
     orders = [order_in(world, api, kind, "pending-provider") for kind in ("basic", "slurm")]
     orders += [order_in(world, api, "webhook", "executing"), order_in(world, api, "basic", "pending-provider")]
     Order.objects.filter(pk=orders[-1].pk).update(project=world.other_project)
@@ -216,6 +217,13 @@ def test_visibility_of_one_order_matches_the_list_scoping(world, api):
         condition = visible_q(user) or Q()
         one_by_one = {o.pk for o in orders if Order.objects.filter(condition, pk=o.pk).exists()}
         assert one_by_one == scoped & {o.pk for o in orders}, key
+        locked = set()  # the actions' read: the same rule as a compiled statement (visible_condition)
+        for o in orders:
+            with services.order_locked_for_write(uuid=o.uuid, viewer=user) as found:
+                if found is not None:
+                    assert found.pk == o.pk and found.offering.pk == o.offering_id
+                    locked.add(found.pk)
+        assert locked == one_by_one, key
 
 
 @requires_postgres
