@@ -5,7 +5,17 @@ from __future__ import annotations
 from decimal import Decimal, localcontext
 from typing import Any
 
+from django.db.models import IntegerField
+
+from core.statements import Param, Statement
+from offerings.models import PlanComponent
 from orders.states import OrderType
+
+# a plan's prices with their components, one query (compiled once per connection: core/statements.py)
+_PRICES = Statement(
+    lambda: PlanComponent.objects.select_related("component").filter(plan_id=Param("plan", IntegerField())),
+    prepared=True,
+)
 
 
 def estimate_cost(*, plan: Any, limits: dict[str, int], order_type: str) -> Decimal | None:
@@ -18,7 +28,7 @@ def estimate_cost(*, plan: Any, limits: dict[str, int], order_type: str) -> Deci
 
 def _estimate(plan: Any, limits: dict[str, int], order_type: str) -> Decimal:
     total = Decimal(plan.unit_price)
-    for plan_component in plan.components.select_related("component"):  # prices with their components, one query
+    for plan_component in _PRICES.objects(plan=plan.pk):
         component = plan_component.component
         if component.billing_type in ("limit", "one", "few") and component.type in limits:
             total += Decimal(plan_component.price) * Decimal(limits[component.type]) / (component.unit_factor or 1)

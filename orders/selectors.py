@@ -5,15 +5,16 @@ from __future__ import annotations
 import datetime
 from collections.abc import Iterable
 
-from django.db.models import Prefetch, Q, QuerySet
+from django.db.models import Prefetch, Q, QuerySet, UUIDField
 from django.utils import timezone
 
-from offerings.models import Offering
+from core.statements import Param, Statement
+from offerings.models import Offering, Plan
 from offerings.registry import automated_type_names, get_offering_type, offering_types
 from orders.models import Order, OrderEvent, Resource
 from orders.states import OrderState as S
 from permissions.models import Project
-from permissions.scoping import filter_visible, projects_visible_q
+from permissions.scoping import filter_visible, projects_visible_condition, projects_visible_ids, projects_visible_q
 
 # Joined in the main statement: the to-one rows every order has, read by the policies and most keys.
 # Every further table joined costs PostgreSQL planning time far beyond the execution (13 tables: ~10 ms
@@ -102,6 +103,52 @@ def offerings_orderable_by(user) -> QuerySet[Offering]:
         return queryset
     projects = Project.objects.filter(projects_q)
     return queryset.filter(Q(shared=True) | Q(customer_id__in=projects.values("customer_id")) | Q(project__in=projects))
+
+
+def _orderable_offering(scoped: bool) -> Statement:
+    def build() -> QuerySet[Offering]:
+        queryset = Offering.objects.select_related("customer", "category").filter(uuid=Param("uuid", UUIDField()))
+        if not scoped:
+            return queryset
+        projects = Project.objects.filter(projects_visible_condition())
+        return queryset.filter(
+            Q(shared=True) | Q(customer_id__in=projects.values("customer_id")) | Q(project__in=projects)
+        )
+
+    return Statement(build, prepared=True)
+
+
+def _visible_project(scoped: bool) -> Statement:
+    def build() -> QuerySet[Project]:
+        queryset = Project.objects.select_related("customer").filter(is_removed=False, uuid=Param("uuid", UUIDField()))
+        return queryset.filter(projects_visible_condition()) if scoped else queryset
+
+    return Statement(build, prepared=True)
+
+
+_ORDERABLE_OFFERING = {scoped: _orderable_offering(scoped) for scoped in (False, True)}
+_VISIBLE_PROJECT = {scoped: _visible_project(scoped) for scoped in (False, True)}
+_PLAN = Statement(
+    lambda: Plan.objects.select_related("offering").filter(uuid=Param("uuid", UUIDField())), prepared=True
+)
+
+
+def orderable_offering(user, uuid) -> Offering | None:
+    """The offering with `uuid` if `user` may order from it (`offerings_orderable_by`), in one statement
+    compiled once per connection (core/statements.py)."""
+    ids = projects_visible_ids(user)
+    return next(iter(_ORDERABLE_OFFERING[ids is not None].objects(uuid=uuid, **(ids or {}))), None)
+
+
+def visible_project(user, uuid) -> Project | None:
+    """The project with `uuid` if it is in `projects_visible_to(user)`, in one compiled statement."""
+    ids = projects_visible_ids(user)
+    return next(iter(_VISIBLE_PROJECT[ids is not None].objects(uuid=uuid, **(ids or {}))), None)
+
+
+def plan_by_uuid(uuid) -> Plan | None:
+    """The plan with `uuid`, with its offering (whose plan it is is checked by the caller)."""
+    return next(iter(_PLAN.objects(uuid=uuid)), None)
 
 
 def projects_visible_to(user) -> QuerySet[Project]:

@@ -125,9 +125,9 @@ def visible_ids(user) -> dict[str, list[int]] | None:
     if user is None or not user.is_authenticated:
         return {"visible_projects": [], "visible_customers": [], "visible_offerings": []}
     grants = grants_of(user)
-    return {
-        f"visible_{kind}s": sorted(grants.scope_ids(P.ORDER_LIST, kind)) for kind in ("project", "offering")
-    } | {"visible_customers": sorted(grants.scope_ids(P.ORDER_LIST, "customer"))}
+    return {f"visible_{kind}s": sorted(grants.scope_ids(P.ORDER_LIST, kind)) for kind in ("project", "offering")} | {
+        "visible_customers": sorted(grants.scope_ids(P.ORDER_LIST, "customer"))
+    }
 
 
 def visible_customers_q(user) -> Q | None:
@@ -141,10 +141,28 @@ def visible_customers_q(user) -> Q | None:
 
 
 def projects_visible_q(user) -> Q | None:
-    """Projects the user has a role in, or whose organisation the user has a role in; None = all."""
+    """Projects the user has a role in, or whose organisation the user has a role in; None = all.
+    `projects_visible_condition` is the same rule for a compiled statement."""
+    ids = projects_visible_ids(user)
+    if ids is None:
+        return None
+    return Q(id__in=ids["role_projects"]) | Q(customer_id__in=ids["role_customers"])
+
+
+def projects_visible_condition(*, project: str = "") -> Q:
+    """`projects_visible_q`'s rule in a compiled statement (core/statements.py), on the projects at
+    `project` ("" = the rows are projects); its parameters are `projects_visible_ids(user)`."""
+    prefix = f"{project}__" if project else ""
+    pk = IntegerField()
+    return Q(InParam(f"{prefix}id", "role_projects", pk)) | Q(InParam(f"{prefix}customer_id", "role_customers", pk))
+
+
+def projects_visible_ids(user) -> dict[str, list[int]] | None:
+    """The ids `projects_visible_condition` takes for `user`; None: every project is visible."""
     if sees_everything(user):
         return None
-    grants = grants_of(user)
-    return Q(id__in={pk for (kind, pk) in grants.roles_by_scope if kind == "project"}) | Q(
-        customer_id__in={pk for (kind, pk) in grants.roles_by_scope if kind == "customer"}
-    )
+    scopes = grants_of(user).roles_by_scope if user is not None and user.is_authenticated else {}
+    return {
+        "role_projects": sorted(pk for (kind, pk) in scopes if kind == "project"),
+        "role_customers": sorted(pk for (kind, pk) in scopes if kind == "customer"),
+    }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -19,10 +20,10 @@ LINK_OR_UUID_SCHEMA = {
 
 @extend_schema_field(LINK_OR_UUID_SCHEMA)
 class LinkOrUUIDField(serializers.Field):
-    """Resolves `http://host/api/things/<uuid>/` or `<uuid>` to an object of `queryset(request)`.
+    """Resolves `http://host/api/things/<uuid>/` or `<uuid>` to the object `lookup(request, uuid)` finds.
 
-    Objects outside that queryset are reported exactly like missing ones, so the field never tells a
-    caller about objects it may not see.
+    The lookup answers None for objects the caller may not see as for missing ones, so the field never
+    tells a caller about objects it may not see.
     """
 
     default_error_messages = {
@@ -30,15 +31,15 @@ class LinkOrUUIDField(serializers.Field):
         "does_not_exist": "Invalid hyperlink - Object does not exist.",
     }
 
-    def __init__(self, queryset: Callable[[Any], Any], **kwargs: Any) -> None:
-        self.queryset = queryset
+    def __init__(self, lookup: Callable[[Any, uuid.UUID], Any], **kwargs: Any) -> None:
+        self.lookup = lookup
         super().__init__(**kwargs)
 
     def to_internal_value(self, data: Any) -> Any:
         value = parse_uuid(data) if isinstance(data, str) else None
         if value is None:
             self.fail("invalid")
-        obj = self.queryset(self.context.get("request")).filter(uuid=value).first()
+        obj = self.lookup(self.context.get("request"), value)
         if obj is None:
             self.fail("does_not_exist")
         return obj

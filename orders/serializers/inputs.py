@@ -10,7 +10,7 @@ from rest_framework import serializers
 from core import http
 from core.api.fields import AttributesField, CountsField
 from core.api.relations import LinkOrUUIDField
-from offerings.models import Offering, Plan
+from offerings.models import Offering
 from orders import selectors
 from orders.models import MAX_LIMIT
 
@@ -48,9 +48,9 @@ class LimitsField(CountsField):
 
 
 class OrderCreateSerializer(serializers.Serializer):
-    offering = LinkOrUUIDField(queryset=lambda request: selectors.offerings_orderable_by(request.user))
-    project = LinkOrUUIDField(queryset=lambda request: selectors.projects_visible_to(request.user))
-    plan = LinkOrUUIDField(queryset=lambda request: Plan.objects.select_related("offering"), required=False)
+    offering = LinkOrUUIDField(lookup=lambda request, uuid: selectors.orderable_offering(request.user, uuid))
+    project = LinkOrUUIDField(lookup=lambda request, uuid: selectors.visible_project(request.user, uuid))
+    plan = LinkOrUUIDField(lookup=lambda request, uuid: selectors.plan_by_uuid(uuid), required=False)
     attributes = AttributesField(required=False, default=dict)
     limits = LimitsField(required=False, default=dict)
     accepting_terms_of_service = serializers.BooleanField(required=False, write_only=True)

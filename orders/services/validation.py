@@ -8,9 +8,11 @@ import datetime
 from decimal import Decimal
 from typing import Any
 
+from django.db.models import IntegerField
 from django.utils import timezone
 
 from core.api.json_values import attributes_problem, text_problem
+from core.statements import Param, Statement
 from offerings.models import Offering, OfferingComponent
 from orders.exceptions import OrderValidationError, ResourceStateConflict
 from orders.models import MAX_LIMIT, Order
@@ -61,12 +63,17 @@ def validate_plan(plan: Any, offering: Any, *, required: bool) -> None:
             fail("plan", "Plan is not available because limit has been reached.")
 
 
+_COMPONENTS = Statement(
+    lambda: OfferingComponent.objects.filter(offering_id=Param("offering", IntegerField())), prepared=True
+)
+
+
 def validate_limits(limits: Any, offering: Any) -> dict[str, int]:
     if limits in (None, ""):
         return {}
     if not isinstance(limits, dict):
         fail("limits", "Limits must be an object of component type to integer.")
-    components = {c.type: c for c in OfferingComponent.objects.filter(offering=offering)}
+    components = {c.type: c for c in _COMPONENTS.objects(offering=offering.pk)}
     errors: list[str] = []
     for key, amount in limits.items():
         component = components.get(key)

@@ -17,7 +17,7 @@ from django.db.models import Q
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
-from orders import dispatch, services
+from orders import dispatch, selectors, services
 from orders.models import Order, OrderEvent
 from permissions.models import UserRole
 from permissions.roles import forget_grants, grants_of
@@ -280,3 +280,31 @@ def test_four_requests_on_one_token_do_not_wait_for_its_row(world, monkeypatch):
 
     assert not blocked, "a request waited for the token's or the user's row"
     assert answers == {i: status for i, (_, _, status) in enumerate(requests)}
+
+
+def test_create_resolves_offering_project_and_plan_by_the_rules_of_their_querysets(world):
+    """The compiled lookups of the create body (orders/selectors.py) find exactly what the querysets that
+    state the rules hold, for every user: no object outside them, none missing."""
+    from tests.factories import OfferingFactory, ProjectFactory
+
+    offerings = [
+        world.basic,  # shared
+        OfferingFactory(customer=world.customer, shared=False),  # private, of the consumer's organisation
+        OfferingFactory(customer=world.other_customer, shared=False),
+        OfferingFactory(customer=world.provider, shared=False, project=world.project),  # private, for a project
+    ]
+    projects = [world.project, world.other_project, ProjectFactory(customer=world.customer, is_removed=True)]
+    seen = {}
+    for key in USERS:
+        user = world.user(key)
+        orderable = set(selectors.offerings_orderable_by(user).values_list("pk", flat=True))
+        found = {o.pk for o in offerings if selectors.orderable_offering(user, o.uuid) is not None}
+        assert found == orderable & {o.pk for o in offerings}, key
+        seen[key] = found
+        visible = set(selectors.projects_visible_to(user).values_list("pk", flat=True))
+        found = {p.pk for p in projects if selectors.visible_project(user, p.uuid) is not None}
+        assert found == visible & {p.pk for p in projects}, key
+    assert seen["consumer_owner"] == {offerings[0].pk, offerings[1].pk, offerings[3].pk}
+    assert seen["stranger"] == {offerings[0].pk} and seen["staff"] == {o.pk for o in offerings}
+    plan = world.plans["basic"]
+    assert selectors.plan_by_uuid(plan.uuid) == plan and selectors.plan_by_uuid(world.basic.uuid) is None
