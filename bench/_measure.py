@@ -275,6 +275,7 @@ def task_reads(spec: dict) -> list[dict]:
         digest = hashlib.sha256()
         check: dict[str, Any] | None = None
         floor_size = None
+        answered = []  # what the floor's answers are compared with: every retrieve, the first of the others
         for i in range(requests):
             started = time.perf_counter()
             response = request(i)
@@ -287,28 +288,33 @@ def task_reads(spec: dict) -> list[dict]:
             for header in ("X-Result-Count", "Link", "Content-Type"):
                 digest.update(f"{header}: {response.headers.get(header, '')}\n".encode())
             digest.update(body)
-            if floor_call is not None:
-                started = time.perf_counter()
-                answer = floor_call(i)
-                floor_timings.append((time.perf_counter() - started) * 1000)
-                if check is None or (kind == "retrieve" and check["problem"] is None):
-                    if kind == "head":
-                        real_count = response.headers.get("X-Result-Count")
-                        one = {"problem": None, "note": None, "values": 0, "value_keys": []}
-                        if str(answer) != real_count:
-                            one["problem"] = f"COUNT(*) {answer} but X-Result-Count {real_count}"
-                    else:
-                        one = compare(json.loads(body), orjson.loads(answer))
-                        floor_size = len(answer)
-                    if check is None:
-                        check = one
-                    else:  # retrieve: every pick is compared, differing values summed
-                        check = {
-                            "problem": one["problem"],
-                            "note": check["note"] or one["note"],
-                            "values": check["values"] + one["values"],
-                            "value_keys": sorted(set(check["value_keys"]) | set(one["value_keys"])),
-                        }
+            if floor_call is not None and (kind == "retrieve" or i == 0):
+                answered.append((body, response.headers.get("X-Result-Count")))
+        # The floor in a pass of its own: interleaved, a floor of 27-124 ms (COUNT(*) over a million orders)
+        # ran right before each HEAD request and slowed it by ~1 ms (bench/README.md).
+        for i in range(requests if floor_call is not None else 0):
+            started = time.perf_counter()
+            answer = floor_call(i)
+            floor_timings.append((time.perf_counter() - started) * 1000)
+            if i >= len(answered):
+                continue
+            body, real_count = answered[i]
+            if kind == "head":
+                one = {"problem": None, "note": None, "values": 0, "value_keys": []}
+                if str(answer) != real_count:
+                    one["problem"] = f"COUNT(*) {answer} but X-Result-Count {real_count}"
+            else:
+                one = compare(json.loads(body), orjson.loads(answer))
+                floor_size = len(answer)
+            if check is None:
+                check = one
+            elif check["problem"] is None:  # retrieve: every pick is compared, differing values summed
+                check = {
+                    "problem": one["problem"],
+                    "note": check["note"] or one["note"],
+                    "values": check["values"] + one["values"],
+                    "value_keys": sorted(set(check["value_keys"]) | set(one["value_keys"])),
+                }
         with CaptureQueriesContext(connection) as captured:
             response = request(0)
             _content(response)

@@ -96,7 +96,8 @@ def orders_possibly_stuck(*, now: datetime.datetime, limit: int) -> list[int]:
 
 
 def offerings_orderable_by(user) -> QuerySet[Offering]:
-    """Offerings a user may order from: shared ones, and private ones of the user's organisations."""
+    """Offerings a user may order from: shared ones, and private ones of the user's organisations (or of
+    one of the user's projects). `orderable_offering` finds one of them by uuid with a compiled statement."""
     queryset = Offering.objects.select_related("customer", "category")
     projects_q = projects_visible_q(user)
     if projects_q is None:
@@ -152,7 +153,8 @@ def plan_by_uuid(uuid) -> Plan | None:
 
 
 def projects_visible_to(user) -> QuerySet[Project]:
-    """Projects (not removed) the user has a role in, directly or through the organisation."""
+    """Projects (not removed) the user has a role in, directly or through the organisation.
+    `visible_project` finds one of them by uuid with a compiled statement."""
     projects_q = projects_visible_q(user)
     queryset = Project.objects.select_related("customer").filter(is_removed=False)
     return queryset if projects_q is None else queryset.filter(projects_q)

@@ -112,15 +112,18 @@ def test_objects_come_with_their_select_related_objects(world):
     assert len(ctx.captured_queries) == 3  # one per run, none for the related objects
 
 
-def test_a_list_parameter_is_one_condition_whatever_its_length(orders, compilations):
+@pytest.mark.parametrize("prepared", [True, False], ids=["server-side binding", "client-side binding"])
+def test_a_list_parameter_is_one_condition_whatever_its_length(orders, compilations, prepared):
+    """On PostgreSQL one array parameter, bound by the server (prepared) or by psycopg; elsewhere IN (…)."""
     statement = Statement(
         lambda: (
             Order.objects.filter(
                 InParam("pk", "keys", IntegerField()) | InParam("project_id", "projects", IntegerField())
             )
             .order_by("pk")
-            .values_list("pk", flat=True)
-        )
+            .values_list("pk")
+        ),
+        prepared=prepared,
     )
     keys, projects = [o.pk for o in orders], sorted({o.project_id for o in orders})
     for some, some_projects in [([], []), (keys[:1], []), (keys[1:4], []), ([], projects[:1]), (keys, projects)]:
