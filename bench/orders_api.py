@@ -21,6 +21,7 @@ import argparse
 import json
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -102,6 +103,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="flatness: orders of the two databases (default 10000,1000000)",
     )
     parser.add_argument("--flatness-before", action="store_true", help="flatness for the --before commit too")
+    parser.add_argument(
+        "--flatness-rounds",
+        type=int,
+        default=3,
+        help="flatness: rounds alternating the two databases; each p50 is the median of the rounds' (default 3)",
+    )
     parser.add_argument("--reseed", action="store_true", help="wipe and seed the --database-url again")
     parser.add_argument("--seed", type=int, default=42, help="random seed of the data and of the picks")
     parser.add_argument("--json", help="also write every figure to this file")
@@ -395,6 +402,20 @@ def memory_table(after: dict, before: dict | None) -> str:
     return head + "\n" + table(["worker memory", "after", "before"], rows)
 
 
+def merge_rounds(results: list[dict]) -> dict:
+    """One worker result from several rounds of the same scenarios: p50s (server and floor) are the median
+    of the rounds' p50s; `rounds` keeps each round's server p50."""
+    merged = {**results[0], "reads": []}
+    for i, first in enumerate(results[0]["reads"]):
+        same = [r["reads"][i] for r in results]
+        row = {**first, "rounds": [r["server"]["p50"] for r in same]}
+        row["server"] = {**first["server"], "p50": statistics.median(row["rounds"])}
+        if first.get("floor"):
+            row["floor"] = {**first["floor"], "p50": statistics.median(r["floor"]["p50"] for r in same)}
+        merged["reads"].append(row)
+    return merged
+
+
 def flatness_table(sizes: list[tuple[int, dict]], before: list[tuple[int, dict]] | None) -> str:
     (n_small, small), (n_large, large) = sizes
     small_rows = {r["name"]: r for r in small["reads"]}
@@ -550,12 +571,26 @@ def main(argv: list[str] | None = None) -> int:
         t0 = time.perf_counter()
         flat_scenarios = [s for s in SCENARIOS if s["name"] in FLATNESS]
         sizes, sizes_before, seeds = [], [], []
+        rounds: dict[str, list[dict]] = {}
+        for _ in range(max(1, args.flatness_rounds)):  # alternated: a drift of the machine hits both sizes
+            for url, n in zip(args.compare_sizes, counts, strict=True):
+                ensure_database(url)
+                rounds.setdefault(url, []).append(
+                    run_worker(
+                        ROOT,
+                        url,
+                        ["prepare", "reads"],
+                        orders=n,
+                        seed=args.seed,
+                        options=options,
+                        scenarios=flat_scenarios,
+                        floor=True,
+                    )
+                )
         for url, n in zip(args.compare_sizes, counts, strict=True):
-            ensure_database(url)
-            result = run_worker(
-                ROOT, url, ["prepare", "reads"], orders=n, seed=args.seed, options=options,
-                scenarios=flat_scenarios, floor=True,
-            )  # fmt: skip
+            result = merge_rounds(rounds[url])
+            seeds.append(f"{_db_name(url)}, p50 ms per round:")
+            seeds += [f"  {r['name']}: {', '.join(f'{x:.1f}' for x in r['rounds'])}" for r in result["reads"]]
             sizes.append((result["plan"]["orders"], result))
             seed = result["plan"]["seed"]
             seeds.append(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import django_filters
 from django.contrib.contenttypes.models import ContentType
-from django.db.models import Q, QuerySet
+from django.db.models import Q, QuerySet, Subquery
 
 from core.api.filters import (
     IsoDateTimeFilter,
@@ -31,7 +31,7 @@ class OrderFilter(StableOrderingMixin, django_filters.FilterSet):
     type = django_filters.MultipleChoiceFilter(choices=OrderType.choices, distinct=False)
     offering_type = RepeatedCharFilter(field_name="offering__type")
     offering_slug = RepeatedCharFilter(field_name="offering__slug")
-    offering_uuid = django_filters.UUIDFilter(field_name="offering__uuid")
+    offering_uuid = django_filters.UUIDFilter(method="filter_offering_uuid")
     offering = LinkFilter(field_name="offering__uuid")
     project_uuid = django_filters.UUIDFilter(field_name="project__uuid")
     customer_uuid = django_filters.UUIDFilter(field_name="project__customer__uuid")
@@ -82,6 +82,12 @@ class OrderFilter(StableOrderingMixin, django_filters.FilterSet):
         return queryset.filter(
             Q(project__name__icontains=value) | Q(resource__name__icontains=value) | Q(slug__icontains=value)
         )
+
+    def filter_offering_uuid(self, queryset: QuerySet[Order], name: str, value) -> QuerySet[Order]:
+        """The offering's id as a scalar subquery, not a join on its uuid: the planner then knows the rows'
+        offering and walks that offering's orders in order (the site agent's poll: orders.Order.Meta's
+        index orders_order_offering_walk) instead of every order by date."""
+        return queryset.filter(offering_id=Subquery(Offering.objects.filter(uuid=value).values("id")[:1]))
 
     def filter_parent_offering(self, queryset: QuerySet[Order], name: str, value) -> QuerySet[Order]:
         return queryset.none()  # offerings here have no parents

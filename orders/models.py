@@ -178,6 +178,11 @@ class Order(ProtectedStateMixin, FSMModelMixin, TimeStamped):
             models.Index(fields=["created", "id"]),  # the default ordering: page keys, index-only
             # the site agent's poll: offering_id = X AND state IN (...) ORDER BY created, id, index-only
             models.Index(fields=["offering", "state", "created", "id"]),
+            # ... with several states (pending-provider and executing): the offering's orders in order, their
+            # state and project in the index (index-only; the filter needs no row), so a page reads about
+            # page size / share of those states entries whatever the number of orders. Not a partial index:
+            # the prepared statement's generic plan cannot prove a predicate from parameters.
+            models.Index(fields=["offering", "created", "id", "state", "project"], name="orders_order_offering_walk"),
             models.Index(fields=["state", "processing_due_at"]),  # the reconciler's sweep
             models.Index(fields=["state", "state_entered_at"]),  # the stuck sweep, oldest-waiting ages
             models.Index(fields=["state", "error_updated_at"]),  # failed orders, newest failure first
