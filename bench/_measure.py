@@ -197,6 +197,45 @@ def _resolve_params(scenario: dict, plan: dict) -> list[list[str]]:
     return [[k, plan["site_agent_offering"] if v == "<site-agent-offering>" else v] for k, v in scenario["params"]]
 
 
+class _Floors:
+    """The floor's timings of one scenario, and its answers compared with the API's (every retrieve; the
+    first request of the others)."""
+
+    def __init__(self, call, kind: str) -> None:
+        self.call, self.kind = call, kind
+        self.timings: list[float] = []
+        self.answered: list[tuple[bytes, str | None]] = []  # the API's (body, X-Result-Count)
+        self.check: dict[str, Any] | None = None
+        self.size: int | None = None
+
+    def run(self, i: int) -> None:
+        import orjson
+        from _floor import compare
+
+        started = time.perf_counter()
+        answer = self.call(i)
+        self.timings.append((time.perf_counter() - started) * 1000)
+        if i >= len(self.answered):
+            return
+        body, real_count = self.answered[i]
+        if self.kind == "head":
+            one = {"problem": None, "note": None, "values": 0, "value_keys": []}
+            if str(answer) != real_count:
+                one["problem"] = f"COUNT(*) {answer} but X-Result-Count {real_count}"
+        else:
+            one = compare(json.loads(body), orjson.loads(answer))
+            self.size = len(answer)
+        if self.check is None:
+            self.check = one
+        elif self.check["problem"] is None:  # retrieve: every pick is compared, differing values summed
+            self.check = {
+                "problem": one["problem"],
+                "note": self.check["note"] or one["note"],
+                "values": self.check["values"] + one["values"],
+                "value_keys": sorted(set(self.check["value_keys"]) | set(one["value_keys"])),
+            }
+
+
 def task_reads(spec: dict) -> list[dict]:
     from django.contrib.auth import get_user_model
     from django.db import connection
@@ -205,10 +244,10 @@ def task_reads(spec: dict) -> list[dict]:
 
     plan, options = spec["plan"], spec["options"]
     requests, warmup, with_floor = int(options["requests"]), int(options["warmup"]), bool(spec.get("floor"))
+    floor_apart = bool(spec.get("floor_apart"))
     floor = viewers = None
     if with_floor:
-        import orjson
-        from _floor import Floor, Viewer, compare
+        from _floor import Floor, Viewer
 
         floor = Floor(API_PREFIX, "http://testserver")
         users = {key: get_user_model().objects.get(username=name) for key, name in plan["users"].items()}
@@ -271,11 +310,10 @@ def task_reads(spec: dict) -> list[dict]:
                 raise RuntimeError(f"{scenario['name']}: {response.status_code} {_content(response)[:500]!r}")
             if floor_call is not None:
                 floor_call(i)
-        timings, floor_timings, sizes = [], [], []
+        timings, sizes = [], []
         digest = hashlib.sha256()
-        check: dict[str, Any] | None = None
-        floor_size = None
-        answered = []  # what the floor's answers are compared with: every retrieve, the first of the others
+        floors = _Floors(floor_call, kind)
+
         for i in range(requests):
             started = time.perf_counter()
             response = request(i)
@@ -289,32 +327,13 @@ def task_reads(spec: dict) -> list[dict]:
                 digest.update(f"{header}: {response.headers.get(header, '')}\n".encode())
             digest.update(body)
             if floor_call is not None and (kind == "retrieve" or i == 0):
-                answered.append((body, response.headers.get("X-Result-Count")))
-        # The floor in a pass of its own: interleaved, a floor of 27-124 ms (COUNT(*) over a million orders)
-        # ran right before each HEAD request and slowed it by ~1 ms (bench/README.md).
-        for i in range(requests if floor_call is not None else 0):
-            started = time.perf_counter()
-            answer = floor_call(i)
-            floor_timings.append((time.perf_counter() - started) * 1000)
-            if i >= len(answered):
-                continue
-            body, real_count = answered[i]
-            if kind == "head":
-                one = {"problem": None, "note": None, "values": 0, "value_keys": []}
-                if str(answer) != real_count:
-                    one["problem"] = f"COUNT(*) {answer} but X-Result-Count {real_count}"
-            else:
-                one = compare(json.loads(body), orjson.loads(answer))
-                floor_size = len(answer)
-            if check is None:
-                check = one
-            elif check["problem"] is None:  # retrieve: every pick is compared, differing values summed
-                check = {
-                    "problem": one["problem"],
-                    "note": check["note"] or one["note"],
-                    "values": check["values"] + one["values"],
-                    "value_keys": sorted(set(check["value_keys"]) | set(one["value_keys"])),
-                }
+                floors.answered.append((body, response.headers.get("X-Result-Count")))
+            if floor_call is not None and not floor_apart:  # the same conditions for both, request by request
+                floors.run(i)
+        # Apart (the flatness section): the floor in a pass of its own, so that at a million orders a
+        # 27-124 ms COUNT(*) does not run right before each HEAD request (it slowed it by ~1 ms).
+        for i in range(requests if floor_call is not None and floor_apart else 0):
+            floors.run(i)
         with CaptureQueriesContext(connection) as captured:
             response = request(0)
             _content(response)
@@ -329,9 +348,9 @@ def task_reads(spec: dict) -> list[dict]:
             "digest": digest.hexdigest(),
         }
         if floor_call is not None:
-            row["floor"] = summary(floor_timings)
-            row["floor_bytes"] = floor_size
-            row["floor_check"] = check
+            row["floor"] = summary(floors.timings)
+            row["floor_bytes"] = floors.size
+            row["floor_check"] = floors.check
         results.append(row)
         print(f"  {scenario['name']}: p50 {row['server']['p50']:.1f} ms", file=sys.stderr, flush=True)
     return results

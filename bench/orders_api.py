@@ -585,6 +585,7 @@ def main(argv: list[str] | None = None) -> int:
                         options=options,
                         scenarios=flat_scenarios,
                         floor=True,
+                        floor_apart=True,
                     )
                 )
         for url, n in zip(args.compare_sizes, counts, strict=True):
