@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from django.conf import settings
-from django.db.models import QuerySet
+from django.db.models import IntegerField, Q, QuerySet, UUIDField
 from django.http import Http404
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
@@ -23,10 +23,11 @@ from core.api.bodies import validated
 from core.api.lookups import UUIDLookupMixin
 from core.api.renderers import plain_json
 from core.api.representation import requested_fields
-from core.api.rows import compile_rows, rows_of
+from core.api.rows import compile_rows
 from core.api.schema import FIELD_PARAM, list_and_retrieve, responses
 from core.errors import NotPermitted
 from core.models import Job
+from core.statements import Param
 from offerings.models import Offering
 from offerings.selectors import offering_details
 from offerings.serializers import PublicOfferingDetailsSerializer
@@ -46,6 +47,7 @@ from orders.services import batch
 from orders.states import OrderState as S
 from permissions.drf import ActionPolicyPermission
 from permissions.policies import can_retry_orders_somewhere
+from permissions.scoping import visible_condition, visible_ids
 
 APPROVED_DETAIL = {
     S.PENDING_PROJECT: "Order is pending project activation.",
@@ -54,6 +56,19 @@ APPROVED_DETAIL = {
     S.EXECUTING: "Order has been approved and is being processed.",
 }
 DETAIL = i.DetailSerializer
+
+
+# Conditions of the order statements compiled once per connection (RowPlan.rows_where, core/statements.py)
+def _by_uuid() -> Q:
+    return Q(uuid=Param("uuid", UUIDField()))
+
+
+def _visible_by_uuid() -> Q:
+    return _by_uuid() & visible_condition()
+
+
+def _by_pk() -> Q:
+    return Q(pk=Param("pk", IntegerField()))
 
 
 def _detail(message: str, code: int = status.HTTP_200_OK) -> Response:
@@ -115,7 +130,13 @@ class OrderViewSet(
         return plain_json(self.get_paginated_response(data), plain)
 
     def retrieve(self, request, *args, **kwargs):
-        return self.order_response(self.get_queryset().filter(uuid=self.lookup_uuid()), requested_fields(request))
+        """One statement compiled once per connection: the order by uuid, if the caller may see it (the
+        list's rule, as parameters: permissions.scoping.visible_condition)."""
+        ids = visible_ids(request.user)
+        where = _by_uuid if ids is None else _visible_by_uuid
+        plan = compile_rows(OrderDetailsSerializer, requested_fields(request))
+        rows = plan.rows_where(Order, where, using=Order.objects.db, uuid=self.lookup_uuid(), **(ids or {}))
+        return self.rows_response(plan, rows)
 
     def result_count(self, queryset: QuerySet[Order]) -> int:
         """X-Result-Count of the filtered orders: from the order counts when every parameter filters on what
@@ -123,20 +144,20 @@ class OrderViewSet(
         count = fast_order_count(self.request)
         return queryset.count() if count is None else count
 
-    def order_response(self, orders: QuerySet[Order], fields=(), code: int = status.HTTP_200_OK) -> Response:
-        """The one order of `orders` as OrderDetails (one statement), or a 404."""
-        plan = compile_rows(OrderDetailsSerializer, fields)
-        rows = rows_of(orders, plan, limit=1)
+    def rows_response(self, plan, rows: list, code: int = status.HTTP_200_OK) -> Response:
+        """The one order of `rows` (compiled rows of `plan`) as OrderDetails, or a 404."""
         if not rows:
             raise Http404(f"No {Order._meta.object_name} matches the given query.")
-        data, plain = plan.represent(rows, self.get_serializer_context())
+        data, plain = plan.represent(rows[:1], self.get_serializer_context())
         return plain_json(Response(data[0], status=code), plain)
 
     def create(self, request, *args, **kwargs):
         data = validated(i.OrderCreateSerializer, request, context=self.get_serializer_context())
         data.pop("accepting_terms_of_service", None)
         order = services.order_create(actor=request.user, **data)
-        return self.order_response(Order.objects.filter(pk=order.pk), code=status.HTTP_201_CREATED)
+        plan = compile_rows(OrderDetailsSerializer)
+        rows = plan.rows_where(Order, _by_pk, using=Order.objects.db, pk=order.pk)
+        return self.rows_response(plan, rows, code=status.HTTP_201_CREATED)
 
     def update(self, request, *args, **kwargs):
         order = self.get_object()

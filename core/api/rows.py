@@ -69,6 +69,17 @@ class RowPlan:
             statement = _rows_statement(self, keys.model, ordering, limit)
         return statement.rows(using=keys.db, keys=keys)
 
+    def rows_where(self, model: type[models.Model], where: Callable[[], models.Q], *, using: str, **values) -> list:
+        """The rows of the objects `where()` selects, as the plan reads them, in one statement compiled
+        once per connection: `where` builds a condition of statement parameters (core/statements.py
+        Param, InParam; a module-level function, the cache key), `values` are their values. For reading
+        one object by key: the WHERE is on the row itself, no keys subquery."""
+        return self._where_statement(model, where).rows(using=using, **values)
+
+    @functools.lru_cache(maxsize=512)  # noqa: B019 - bounded: requests choose field sets
+    def _where_statement(self, model: type[models.Model], where: Callable[[], models.Q]) -> Statement:
+        return Statement(lambda: self.columns(model).filter(where()).order_by(), prepared=True)
+
     @functools.lru_cache(maxsize=512)  # noqa: B019 - bounded: requests choose field sets and orderings
     def _statement(self, model: type[models.Model], ordering: tuple, limit: int | None) -> Statement:
         return _rows_statement(self, model, ordering, limit)
