@@ -104,6 +104,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--flatness-before", action="store_true", help="flatness for the --before commit too")
     parser.add_argument(
+        "--lifecycle-rounds",
+        type=int,
+        default=3,
+        help="lifecycle: rounds alternating after and before; orders/s and p50s are the rounds' medians (default 3)",
+    )
+    parser.add_argument(
         "--flatness-rounds",
         type=int,
         default=3,
@@ -334,6 +340,42 @@ def reads_table(after: list[dict], before: list[dict] | None) -> tuple[str, list
     return table(headers, rows), notes, honest
 
 
+def merge_lifecycle(results: list[dict]) -> dict:
+    """One lifecycle result from several rounds: orders/s and each step's p50 and p95 are the medians of the
+    rounds'; `rounds` keeps each round's orders/s (in-process, HTTP)."""
+
+    def steps(key: str) -> dict:
+        first = results[0][key]["steps"]
+        return {
+            step: {
+                **first[step],
+                "p50": statistics.median(r[key]["steps"][step]["p50"] for r in results),
+                "p95": statistics.median(r[key]["steps"][step]["p95"] for r in results),
+            }
+            for step in first
+        }
+
+    in_process, http = results[0]["in_process"], results[0]["http"]
+    order = {
+        **in_process["order"],
+        **{q: statistics.median(r["in_process"]["order"][q] for r in results) for q in ("p50", "p95")},
+    }
+    return {
+        "in_process": {
+            **in_process,
+            "steps": steps("in_process"),
+            "order": order,
+            "orders_per_s": statistics.median(r["in_process"]["orders_per_s"] for r in results),
+        },
+        "http": {
+            **http,
+            "steps": steps("http"),
+            "orders_per_s": statistics.median(r["http"]["orders_per_s"] for r in results),
+        },
+        "rounds": [(r["in_process"]["orders_per_s"], r["http"]["orders_per_s"]) for r in results],
+    }
+
+
 def lifecycle_table(after: dict, before: dict | None) -> str:
     rows = []
     for step in ("create", "approve_by_provider", "set_state_done"):
@@ -350,7 +392,15 @@ def lifecycle_table(after: dict, before: dict | None) -> str:
     rows.append([label, f"{ah['orders_per_s']:.1f}", "", f"{bh['orders_per_s']:.1f}" if bh else "–", ""])
     text = table(["lifecycle step", "after p50 / p95 ms", "q", "before p50 / p95 ms", "q"], rows)
     if bh:
-        text += f"\norders/s over HTTP, after / before: {ah['orders_per_s'] / bh['orders_per_s']:.2f}x"
+        text += (
+            f"\norders/s, after / before: in-process {a['orders_per_s'] / b['orders_per_s']:.2f}x, "
+            f"over HTTP {ah['orders_per_s'] / bh['orders_per_s']:.2f}x"
+        )
+    for name, result in (("after", after), ("before", before)):
+        if result and result.get("rounds"):
+            text += f"\n{name}, orders/s per round (in-process, HTTP): " + ", ".join(
+                f"({x:.1f}, {y:.1f})" for x, y in result["rounds"]
+            )
     return text
 
 
@@ -538,11 +588,17 @@ def main(argv: list[str] | None = None) -> int:
         cpu_before, load_before = cpu_times(), load_average()
         t0 = time.perf_counter()
         extra = {"scenarios": SCENARIOS, "floor": True} if section == "reads" else {}
-        after = run_worker(ROOT, args.database_url, [section], plan=plan, options=options, **extra)[section]
-        before = None
-        if before_root is not None:
-            extra_before = {**extra, "floor": False}
-            before = run_worker(before_root, before_url, [section], plan=plan, options=options, **extra_before)[section]
+        rounds = max(1, args.lifecycle_rounds) if section == "lifecycle" else 1
+        afters, befores = [], []
+        for _ in range(rounds):  # alternated: a drift of the machine hits both commits
+            afters.append(run_worker(ROOT, args.database_url, [section], plan=plan, options=options, **extra)[section])
+            if before_root is not None:
+                extra_before = {**extra, "floor": False}
+                befores.append(
+                    run_worker(before_root, before_url, [section], plan=plan, options=options, **extra_before)[section]
+                )
+        after = afters[0] if rounds == 1 else merge_lifecycle(afters)
+        before = (befores[0] if rounds == 1 else merge_lifecycle(befores)) if befores else None
         busy = cpu_busy_share(cpu_before, cpu_times())
         out["sections"][section] = {"after": after, "before": before}
         footer = (

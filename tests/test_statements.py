@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 from django.contrib.auth import get_user_model
-from django.db import connection
+from django.db import DEFAULT_DB_ALIAS, connection, connections
 from django.db.models import CharField, DateTimeField, IntegerField, Q
 from django.test.utils import CaptureQueriesContext
 from rest_framework.authtoken.models import Token
@@ -42,9 +42,10 @@ def compilations(monkeypatch):
         return original(cls, queryset, conn)
 
     monkeypatch.setattr(statements._Compiled, "of", classmethod(counting))
-    connection.__dict__.pop("_compiled_statements", None)  # a fresh cache for this test
+    wrapper = connections[DEFAULT_DB_ALIAS]  # the thread's connection (`connection` is a proxy to it)
+    wrapper.__dict__.pop("_compiled_statements", None)  # a fresh cache for this test
     yield calls
-    connection.__dict__.pop("_compiled_statements", None)
+    wrapper.__dict__.pop("_compiled_statements", None)
 
 
 def test_params_bind_new_values_to_sql_compiled_once(orders, compilations):
