@@ -16,13 +16,15 @@ caller counts the orders.
 from __future__ import annotations
 
 from django.db import connection
-from django.db.models import Sum
+from django.db.models import IntegerField, Sum, Value
 from rest_framework.request import Request
 
 from core.api.filters import with_filters
+from core.db import AnyOf
+from core.statements import Fragment, Statement
 from orders.filters import OrderFilter
 from orders.models import OrderCount
-from permissions.scoping import filter_visible
+from permissions.scoping import visible_ids, visible_rows_condition
 
 # OrderFilter's filters that select by an attribute of an order's offering, project or state alone; each
 # resolves on OrderCount because its foreign keys are named as Order's (tests/test_order_counts.py)
@@ -75,15 +77,37 @@ def fast_order_count(request: Request, user=None) -> int | None:
     params = request.query_params
     if not set(params) <= DIMENSION_FILTERS | NOT_FILTERS:
         return None
-    user = request.user if user is None else user
-    counts = filter_visible(user, OrderCount.objects.all())
+    ids = visible_ids(request.user if user is None else user)
     names = frozenset(params) & DIMENSION_FILTERS
-    if names:
-        filterset = with_filters(OrderFilter, names, data=params, queryset=counts, request=request)
+    values = dict(ids or {})
+    if names:  # the filters' rows, spliced into the compiled count
+        filterset = with_filters(OrderFilter, names, data=params, queryset=OrderCount.objects.all(), request=request)
         if not filterset.is_valid():
             return None
-        counts = filterset.qs
-    return int(counts.order_by().aggregate(total=Sum("n"))["total"] or 0)
+        values["rows"] = filterset.qs.order_by().values("pk")
+    rows = _COUNTS[ids is not None, bool(names)].rows(**values)
+    return int(rows[0][0] or 0) if rows else 0
+
+
+def _count_statement(scoped: bool, filtered: bool) -> Statement:
+    """SUM(n) over the counts the caller sees (`visible_rows_condition`: the list's rule, as parameters)
+    and, `filtered`, the rows of a filter (a Fragment): compiled once per connection (core/statements.py)."""
+
+    def build():
+        counts = OrderCount.objects.order_by()
+        if scoped:
+            counts = counts.filter(visible_rows_condition(OrderCount))
+        if filtered:
+            counts = counts.filter(AnyOf("pk", Fragment("rows")))
+        # grouped by a constant: one row, SUM over every matching row (NULL when none)
+        return counts.values(one=Value(1, IntegerField())).annotate(total=Sum("n")).values_list("total")
+
+    return Statement(build, prepared=True)
+
+
+_COUNTS = {
+    (scoped, filtered): _count_statement(scoped, filtered) for scoped in (False, True) for filtered in (False, True)
+}
 
 
 def compact_order_counts() -> int:

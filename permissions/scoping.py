@@ -117,6 +117,23 @@ def visible_condition(*, project: str = "project", offering: str = "offering") -
     )
 
 
+def visible_rows_condition(model: type[Model], *, project: str = "project", offering: str = "offering") -> Q:
+    """`filter_visible`'s rule in a compiled statement, on the rows' own project and offering columns and
+    the organisations' projects and offerings as subqueries (no join): for many rows, e.g. counting them.
+    Its parameters are `visible_ids(user)`."""
+    pk = IntegerField()
+
+    def of_organisations(target: type[Model]) -> QuerySet:
+        return target._base_manager.filter(InParam("customer_id", "visible_customers", pk)).order_by().values("id")
+
+    return (
+        Q(InParam(f"{project}_id", "visible_projects", pk))
+        | Q(AnyOf(f"{project}_id", of_organisations(_related_model(model, project))))
+        | Q(InParam(f"{offering}_id", "visible_offerings", pk))
+        | Q(AnyOf(f"{offering}_id", of_organisations(_related_model(model, offering))))
+    )
+
+
 def visible_ids(user) -> dict[str, list[int]] | None:
     """The ids `visible_condition` takes for `user` (ORDER.LIST by project, organisation or offering);
     None: everything is visible."""

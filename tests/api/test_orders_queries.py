@@ -178,9 +178,9 @@ def test_events_query_count_does_not_grow_with_the_page(world, api, user):
 @requires_postgres
 @pytest.mark.postgres
 def test_order_reads_are_prepared_once_per_connection_and_still_logged(world, api, many):
-    """The wide statement, the token's and the grants' are planned once per connection (psycopg prepares
-    them after prepare_threshold runs); Django's other statements stay unprepared; logged SQL (tests,
-    DEBUG) stays readable."""
+    """The wide statement, the token's, the grants' and the count's are planned once per connection
+    (psycopg prepares them after prepare_threshold runs); Django's other statements stay unprepared;
+    logged SQL (tests, DEBUG) stays readable."""
     api.as_user(world.user("consumer_owner"))
     for _ in range(connection.settings_dict["OPTIONS"]["prepare_threshold"] + 1):
         assert api.get(f"{ORDERS}?page_size=10").status_code == 200
@@ -190,9 +190,10 @@ def test_order_reads_are_prepared_once_per_connection_and_still_logged(world, ap
         cursor.execute("SELECT statement FROM pg_prepared_statements WHERE NOT from_sql")
         prepared = [row[0] for row in cursor.fetchall()]
 
-    assert len(prepared) == 3, prepared
+    assert len(prepared) == 4, prepared
     assert sum('"orders_order"."id" = ANY(ARRAY(SELECT' in sql for sql in prepared) == 1, prepared
     assert sum('FROM "authtoken_token"' in sql for sql in prepared) == 1, prepared
     assert sum('FROM "permissions_userrole"' in sql for sql in prepared) == 1, prepared
+    assert sum('FROM "orders_order_count"' in sql for sql in prepared) == 1, prepared
     assert all(q["sql"] for q in ctx.captured_queries)
     assert any(page_of("orders_order", q["sql"]) and "LIMIT 10" in q["sql"] for q in ctx.captured_queries)
