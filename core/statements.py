@@ -193,6 +193,11 @@ class Statement:
         compiled, rows = self._execute(using, values)
         return list(map(tuple, compiled.converted(rows))) if rows else []
 
+    def first(self, *, using: str = DEFAULT_DB_ALIAS, **values: Any) -> Model | None:
+        """The first model instance of `objects()`, or None: for a statement that selects by a unique key."""
+        found = self.objects(using=using, **values)
+        return found[0] if found else None
+
     def objects(self, *, using: str = DEFAULT_DB_ALIAS, **values: Any) -> list[Model]:
         """The model instances of a model statement, with the objects its `select_related` names."""
         compiled, rows = self._execute(using, values)

@@ -100,10 +100,9 @@ _ORDER_AND_OFFERING = Statement(
 def process_order(*, order_id: int, attempt: int) -> str:
     """Run the processor once for a claimed attempt. Returns what happened; a transient failure within the
     bound propagates (TransientBackendError) for the task to retry, past the bound the order errs."""
-    found = _ORDER_AND_OFFERING.objects(pk=order_id)  # what decides the way
-    if not found:
+    order = _ORDER_AND_OFFERING.first(pk=order_id)  # what decides the way
+    if order is None:
         return "skipped"
-    order = found[0]
     if _calls_nothing(order, attempt):
         with log_context(order_uuid=order.uuid):
             return _hand_over(order, attempt)

@@ -138,18 +138,18 @@ def orderable_offering(user, uuid) -> Offering | None:
     """The offering with `uuid` if `user` may order from it (`offerings_orderable_by`), in one statement
     compiled once per connection (core/statements.py)."""
     ids = projects_visible_ids(user)
-    return next(iter(_ORDERABLE_OFFERING[ids is not None].objects(uuid=uuid, **(ids or {}))), None)
+    return _ORDERABLE_OFFERING[ids is not None].first(uuid=uuid, **(ids or {}))
 
 
 def visible_project(user, uuid) -> Project | None:
     """The project with `uuid` if it is in `projects_visible_to(user)`, in one compiled statement."""
     ids = projects_visible_ids(user)
-    return next(iter(_VISIBLE_PROJECT[ids is not None].objects(uuid=uuid, **(ids or {}))), None)
+    return _VISIBLE_PROJECT[ids is not None].first(uuid=uuid, **(ids or {}))
 
 
 def plan_by_uuid(uuid) -> Plan | None:
     """The plan with `uuid`, with its offering (whose plan it is is checked by the caller)."""
-    return next(iter(_PLAN.objects(uuid=uuid)), None)
+    return _PLAN.first(uuid=uuid)
 
 
 def projects_visible_to(user) -> QuerySet[Project]:

@@ -142,8 +142,10 @@ def visible_ids(user) -> dict[str, list[int]] | None:
     if user is None or not user.is_authenticated:
         return {"visible_projects": [], "visible_customers": [], "visible_offerings": []}
     grants = grants_of(user)
-    return {f"visible_{kind}s": sorted(grants.scope_ids(P.ORDER_LIST, kind)) for kind in ("project", "offering")} | {
-        "visible_customers": sorted(grants.scope_ids(P.ORDER_LIST, "customer"))
+    return {
+        "visible_projects": sorted(grants.scope_ids(P.ORDER_LIST, "project")),
+        "visible_customers": sorted(grants.scope_ids(P.ORDER_LIST, "customer")),
+        "visible_offerings": sorted(grants.scope_ids(P.ORDER_LIST, "offering")),
     }
 
 

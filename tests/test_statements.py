@@ -111,6 +111,7 @@ def test_objects_come_with_their_select_related_objects(world):
             found_bare.user.marketplace_profile  # noqa: B018 - cached as missing, as select_related caches it
         assert statement.objects(key="nothing") == []
     assert len(ctx.captured_queries) == 3  # one per run, none for the related objects
+    assert statement.first(key=token.key) == token and statement.first(key="nothing") is None
 
 
 @pytest.mark.parametrize("prepared", [True, False], ids=["server-side binding", "client-side binding"])

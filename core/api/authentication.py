@@ -40,10 +40,9 @@ def token_expired(token, *, now: datetime.datetime | None = None) -> bool:
 
 class ExpiringTokenAuthentication(TokenAuthentication):
     def authenticate_credentials(self, key):
-        found = self.token_statement().objects(key=key)
-        if not found:
+        token = self.token_statement().first(key=key)
+        if token is None:
             raise AuthenticationFailed(_("Invalid token."))
-        token = found[0]
         if not token.user.is_active:
             raise AuthenticationFailed(_("User inactive or deleted."))
         if token_expired(token):

@@ -73,8 +73,7 @@ def order_locked_for_write(*, uuid: Any, viewer: Any = None) -> Iterator[Order |
     instance inside the block writes it as it is: it was read under the lock it still holds."""
     ids = None if viewer is None else visible_ids(viewer)
     with transaction.atomic():
-        found = _LOCKED[ids is not None].objects(uuid=uuid, **(ids or {}))
-        order = found[0] if found else None
+        order = _LOCKED[ids is not None].first(uuid=uuid, **(ids or {}))
         token = _LOCKED_FOR_WRITE.set(order)
         try:
             yield order
