@@ -158,7 +158,7 @@ def _value(param: _Bind, connection, values: dict[str, Any]) -> Any:
 
 
 class Statement:
-    """A queryset (built by `build`, with `Param`s and `Fragment`s) compiled once per connection."""
+    """A queryset (built by `build`, with `Param`s, `InParam`s and `Fragment`s) compiled once per connection."""
 
     def __init__(self, build: Callable[[], QuerySet], *, prepared: bool = False) -> None:
         self._build = build
