@@ -101,7 +101,7 @@ class _Compiled:
     compiler: Any  # holds what the rows need: select, klass_info, converters
     pieces: list[str]  # the SQL between the placeholders
     params: list[Any]  # one per placeholder: a constant, a _Bind or a _Splice
-    constant: bool  # no fragment: the SQL is the same on every run
+    sql: str | None  # the whole SQL when there is no fragment: the same on every run
     converters: dict  # the fields' converters by column (the ORM looks them up on every run)
 
     @classmethod
@@ -116,17 +116,17 @@ class _Compiled:
         pieces.append(sql[start:])
         if len(pieces) != len(params) + 1:
             raise ValueError(f"{len(pieces) - 1} placeholders for {len(params)} parameters in {sql[:200]}")
-        constant = not any(isinstance(p, _Splice) for p in params)
+        whole = None if any(isinstance(p, _Splice) for p in params) else sql
         converters = compiler.get_converters([column[0] for column in compiler.select[: compiler.col_count]])
-        return cls(queryset.query, compiler, pieces, list(params), constant, converters)
+        return cls(queryset.query, compiler, pieces, list(params), whole, converters)
 
     def converted(self, rows: list) -> Iterable:
         return self.compiler.apply_converters(rows, self.converters) if self.converters else rows
 
     def bind(self, connection, values: dict[str, Any]) -> tuple[str, list]:
-        if self.constant:
+        if self.sql is not None:
             params = [_value(p, connection, values) if isinstance(p, _Bind) else p for p in self.params]
-            return "%s".join(self.pieces), params
+            return self.sql, params
         sql, params = [self.pieces[0]], []
         for param, piece in zip(self.params, self.pieces[1:], strict=True):
             if isinstance(param, _Splice):

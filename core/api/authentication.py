@@ -38,9 +38,18 @@ def token_expired(token, *, now: datetime.datetime | None = None) -> bool:
     return ttl is not None and token.created + ttl <= (now or timezone.now())
 
 
+def _token_with_user():
+    from rest_framework.authtoken.models import Token  # models load after the app registry
+
+    return Token.objects.select_related("user", *USER_RELATIONS).filter(key=Param("key", CharField()))
+
+
+_TOKEN = Statement(_token_with_user, prepared=True)
+
+
 class ExpiringTokenAuthentication(TokenAuthentication):
     def authenticate_credentials(self, key):
-        token = self.token_statement().first(key=key)
+        token = _TOKEN.first(key=key)
         if token is None:
             raise AuthenticationFailed(_("Invalid token."))
         if not token.user.is_active:
@@ -48,15 +57,3 @@ class ExpiringTokenAuthentication(TokenAuthentication):
         if token_expired(token):
             raise AuthenticationFailed("Token has expired.", code="token_expired")
         return token.user, token
-
-    @classmethod
-    def token_statement(cls) -> Statement:
-        statement = cls.__dict__.get("_token_statement")
-        if statement is None:
-            model = cls().get_model()
-            statement = Statement(
-                lambda: model.objects.select_related("user", *USER_RELATIONS).filter(key=Param("key", CharField())),
-                prepared=True,
-            )
-            cls._token_statement = statement
-        return statement
