@@ -11,8 +11,10 @@ the same time, and the lease of a worker that died runs out. `processing_due_at`
 sends the order again if nothing finishes it first: set on entering executing, at the claim (lease end +
 grace), and at a transient failure (the next try + grace); cleared once the attempt is handled (done,
 erred, or pending on the provider, a callback or a person), which also makes a late duplicate a no-op.
-Where processing calls nothing (ManualProcessor's types: a person or a site agent provisions), the claim
-and its release are one UPDATE that leaves the row as the two would.
+Where processing calls nothing (ManualProcessor's types: a person or a site agent provisions), the
+transition into executing hands the attempt over itself (services/base.py `handed_over_on_entry`) and no
+task is sent; a task that still comes for one (the offering's backend was marked down then) makes the claim
+and its release one UPDATE that leaves the row as the two would.
 """
 
 from __future__ import annotations
@@ -27,13 +29,13 @@ from django.utils import timezone
 
 from core.logs import log_context
 from core.statements import Param, Statement
-from offerings.processors.base import BackendError, ManualProcessor, Outcome, TransientBackendError
+from offerings.processors.base import BackendError, Outcome, TransientBackendError
 from offerings.registry import get_offering_type
 from orders import dispatch, selectors
 from orders.exceptions import OrderError
 from orders.models import Order
 from orders.services import order_set_state_done, order_set_state_erred, recovery
-from orders.services.base import record_event
+from orders.services.base import record_event, record_processing
 from orders.states import OrderState as S
 
 logger = logging.getLogger(__name__)
@@ -121,7 +123,7 @@ def _calls_nothing(order: Order, attempt: int) -> bool:
     spec = get_offering_type(order.offering.type)
     return (
         spec is not None
-        and spec.processor.process is ManualProcessor.process
+        and spec.calls_nothing
         and order.state == S.EXECUTING
         and order.attempt == attempt
         and not recovery.parks_new_work(order.offering)
@@ -147,9 +149,9 @@ def _hand_over(order: Order, attempt: int) -> str:
 
 
 def _record_processing(order: Order, attempt: int, result, offering_type) -> None:
-    record_event(
-        order, kind="processing", actor=None, from_state=order.state, message=result.message,
-        payload={"attempt": attempt, "outcome": str(result.outcome), "processor": offering_type.processor.__name__},
+    record_processing(
+        order, attempt=attempt, message=result.message, outcome=str(result.outcome),
+        processor=offering_type.processor.__name__,
     )  # fmt: skip
 
 

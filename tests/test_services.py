@@ -9,9 +9,11 @@ import pytest
 from django.utils import timezone
 
 from core.models import Delivery
+from offerings.models import Offering
 from orders import dispatch, services
 from orders.exceptions import ActionNotPermitted, OfferingTypeNotSupported, OrderStateConflict, OrderValidationError
 from orders.models import Order, OrderEvent, Resource
+from orders.processing import process_order
 from tests.factories import OfferingFactory, OrderFactory, PlanFactory, ResourceFactory
 
 PROCESS = "tasks.processing.process_order"
@@ -55,9 +57,10 @@ def test_transition_writes_an_event_with_actor_and_states(world, sent, service, 
 
     getattr(services, service)(order=order.pk, actor=actor)
 
-    events = list(OrderEvent.objects.filter(order=order))
-    assert len(events) == 1
+    events = list(OrderEvent.objects.filter(order=order).order_by("id"))
     event = events[0]
+    # these offerings' processing calls nothing: entering executing hands the attempt over in the same write
+    assert [e.kind for e in events[1:]] == (["processing"] if after == "executing" else [])
     assert (event.kind, event.actor, event.from_state, event.to_state) == (
         service.removeprefix("order_"),
         actor,
@@ -109,7 +112,7 @@ def test_erred_event_carries_the_error_message(world, sent):
 
 
 def test_provider_approval_enqueues_processing_only_after_commit(world, sent, django_capture_on_commit_callbacks):
-    order = OrderFactory(state="pending-provider", offering=world.basic, project=world.project)
+    order = OrderFactory(state="pending-provider", offering=world.webhook, project=world.project)
 
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
         services.order_approve_by_provider(order=order.pk, actor=world.user("provider_owner"))
@@ -120,12 +123,61 @@ def test_provider_approval_enqueues_processing_only_after_commit(world, sent, dj
 
 
 def test_retry_enqueues_processing_of_the_new_attempt(world, sent, django_capture_on_commit_callbacks):
-    order = OrderFactory(state="erred", offering=world.slurm, project=world.project, attempt=3)
+    order = OrderFactory(state="erred", offering=world.webhook, project=world.project, attempt=3)
 
     with django_capture_on_commit_callbacks(execute=True):
         services.order_retry(order=order.pk, actor=world.user("provider_owner"))
 
     assert sent == [(PROCESS, order.pk, 4)]
+
+
+@pytest.mark.parametrize(("kind", "action", "before", "who"), [
+    ("basic", "order_approve_by_provider", "pending-provider", "provider_owner"),
+    ("slurm", "order_set_state_executing", "pending-provider", "offering_manager"),
+    ("basic", "order_retry", "erred", "provider_owner"),
+    ("basic", "order_release_start_date", "pending-start-date", None),
+])  # fmt: skip
+def test_entering_executing_where_processing_calls_nothing_hands_the_attempt_over_in_the_same_write(
+    world, sent, django_capture_on_commit_callbacks, kind, action, before, who
+):
+    order = OrderFactory(state=before, offering=world.offering(kind), project=world.project, attempt=2)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        getattr(services, action)(order=order.pk, actor=world.user(who) if who else None)
+
+    moved = Order.objects.get(pk=order.pk)
+    attempt = moved.attempt
+    assert moved.state == "executing"
+    assert sent == []  # no task: nothing to call, nothing for the reconciler
+    assert (moved.processing_attempt, moved.processing_due_at, moved.processing_lease_until) == (attempt, None, None)
+    transition, processing = OrderEvent.objects.filter(order=order).order_by("id")
+    assert transition.kind == action.removeprefix("order_")
+    assert (processing.kind, processing.actor, processing.from_state, processing.to_state) == (
+        "processing",
+        None,
+        "executing",
+        "executing",
+    )
+    assert processing.message == "Waiting for the provider to report the result."
+    assert processing.payload["attempt"] == attempt and processing.payload["outcome"] == "pending"
+    # a task for the attempt that still arrives (sent before, or by hand) finds it handled and does nothing
+    assert process_order(order_id=order.pk, attempt=attempt) == "skipped"
+    assert OrderEvent.objects.filter(order=order).count() == 2
+
+
+def test_entering_executing_on_an_offering_marked_down_goes_through_processing(
+    world, sent, django_capture_on_commit_callbacks
+):
+    Offering.objects.filter(pk=world.basic.pk).update(backend_healthy=False)
+    order = OrderFactory(state="pending-provider", offering=world.basic, project=world.project)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        services.order_approve_by_provider(order=order.pk, actor=world.user("provider_owner"))
+
+    moved = Order.objects.get(pk=order.pk)
+    assert sent == [(PROCESS, order.pk, 1)]  # recovery decides: processing parks it or hands it over
+    assert moved.processing_attempt is None and moved.processing_due_at is not None
+    assert list(OrderEvent.objects.filter(order=order).values_list("kind", flat=True)) == ["approve_by_provider"]
 
 
 def test_new_order_routed_to_executing_enqueues_processing(world, sent, django_capture_on_commit_callbacks):
@@ -179,7 +231,7 @@ def test_order_with_callback_url_enqueues_a_callback_per_state_change(world, sen
 
     second = Delivery.objects.filter(subject_uuid=order.uuid).exclude(pk=first.pk).get()
     assert second.payload["state"] == "executing"
-    assert sorted(sent) == sorted([(PROCESS, order.pk, 1), (CALLBACK, second.pk)])
+    assert sent == [(CALLBACK, second.pk)]  # Basic: the attempt was handed over on entry, no task
 
 
 def test_refused_request_registers_no_side_effect(world, sent, django_capture_on_commit_callbacks):

@@ -141,8 +141,14 @@ def test_action_moves_the_order_to_the_documented_state_or_conflicts(world, who,
         call(order=order.pk, actor=_actor(world, who))
         moved = Order.objects.get(pk=order.pk)
         assert moved.state == target
-        event = OrderEvent.objects.filter(order=order).latest("id")
+        written = list(OrderEvent.objects.filter(order=order).order_by("id")[events_before:])
+        event = written[0]
         assert (event.kind, event.from_state, event.to_state) == (action, state, target)
+        if target == S.EXECUTING:  # these offerings' processing calls nothing: handed over in the same write
+            assert [e.kind for e in written[1:]] == ["processing"]
+            assert (moved.processing_attempt, moved.processing_due_at) == (moved.attempt, None)
+        else:
+            assert len(written) == 1
 
 
 @pytest.mark.parametrize(

@@ -11,7 +11,7 @@ from functools import cached_property
 from typing import Any
 from urllib.parse import urlsplit
 
-from offerings.processors.base import Processor
+from offerings.processors.base import ManualProcessor, Processor
 
 # Actions a provider-side caller (a person or a site agent) may drive on an order.
 AGENT_ACTIONS = frozenset({"set_state_executing", "set_state_done", "set_state_erred"})
@@ -135,6 +135,12 @@ class OfferingTypeSpec:
         if action in AGENT_ACTIONS:
             return action in self.agent_actions
         return True
+
+    @cached_property
+    def calls_nothing(self) -> bool:
+        """Its processing calls no backend: the processor is ManualProcessor's own (a person or a site agent
+        provisions), so an order's attempt is handled the moment it enters executing (no worker needed)."""
+        return self.processor.process is ManualProcessor.process
 
     def requires_provider_review(self, options: Mapping[str, Any]) -> bool:
         if self.provider_review_option:

@@ -8,18 +8,17 @@ then writes that row as it is instead of reading it again. Saves write the colum
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any
 
-from django.db import models, transaction
+from django.db import transaction
 from django.db.models import UUIDField
-from django.db.models.fields.files import FieldFile
 from django.utils import timezone
 
 from core.statements import Param, Statement
+from offerings.registry import get_offering_type
 from orders import callbacks, dispatch
 from orders.actions import ACTIONS, OrderAction, type_allows
 from orders.exceptions import (
@@ -30,6 +29,7 @@ from orders.exceptions import (
     ResourceNotFound,
 )
 from orders.models import Order, OrderEvent, Resource
+from orders.services.changes import save_changes, snapshot
 from orders.services.resource_effects import follow_order
 from orders.states import OrderState as S
 from permissions.scoping import visible_condition, visible_ids
@@ -86,30 +86,6 @@ def _held(order: Order | int) -> bool:
     return isinstance(order, Order) and order is _LOCKED_FOR_WRITE.get()
 
 
-def snapshot(instance: models.Model) -> dict[str, Any]:
-    """The instance's column values, to tell afterwards which ones a transition changed."""
-    return {f.attname: _comparable(getattr(instance, f.attname)) for f in instance._meta.concrete_fields}
-
-
-def _comparable(value: Any) -> Any:
-    if isinstance(value, FieldFile):
-        return value.name
-    if isinstance(value, (dict, list)):
-        return copy.deepcopy(value)  # a JSON value changed in place still compares as changed
-    return value
-
-
-def save_changes(instance: models.Model, before: dict[str, Any]) -> None:
-    """Save the columns that differ from `before` (and `modified`): an UPDATE of what the write changed,
-    not of every column. The row is locked, so nothing else changed it meanwhile."""
-    changed = [
-        f.name for f in instance._meta.concrete_fields if before[f.attname] != _comparable(getattr(instance, f.attname))
-    ]
-    if "modified" not in changed and any(f.name == "modified" for f in instance._meta.concrete_fields):
-        changed.append("modified")  # auto_now: stamped by save() when listed
-    instance.save(update_fields=changed)
-
-
 def lock_resource(resource: Resource | int) -> Resource:
     """Re-read the resource under a row lock (call inside a transaction); gone meanwhile → 404."""
     pk = resource if isinstance(resource, int) else resource.pk
@@ -163,7 +139,8 @@ def mark_state_entered(order: Order, from_state: str) -> None:
     """Stamp the time the order entered its state and reset the hand-off bookkeeping (before saving).
 
     Entering executing makes the order due for the reconciler after RECONCILE_AFTER_SECONDS, unless a
-    worker claims it first (DESIGN §7).
+    worker claims it first (DESIGN §7). An order whose processing calls nothing is handed over right here
+    instead: its attempt is marked handled in the same row write, nothing is sent and nothing becomes due.
     """
     if order.state == from_state:
         return
@@ -173,15 +150,47 @@ def mark_state_entered(order: Order, from_state: str) -> None:
     order.processing_retries = 0
     order.processing_due_at = None
     if order.state == S.EXECUTING:
-        order.processing_due_at = now + dispatch.reconcile_after()
+        if handed_over_on_entry(order):
+            order.processing_attempt = order.attempt
+        else:
+            order.processing_due_at = now + dispatch.reconcile_after()
+
+
+def handed_over_on_entry(order: Order) -> bool:
+    """Entering executing needs no worker: the offering type's processing calls nothing (a person or a
+    site agent provisions) and the offering's backend is not marked down (recovery decides about those:
+    orders/processing.py parks or hands them over). Processing it would only write what this transition
+    writes anyway, one commit and a task later."""
+    spec = get_offering_type(order.offering.type)
+    return spec is not None and spec.calls_nothing and order.offering.backend_healthy
+
+
+def record_processing(order: Order, *, attempt: int, message: str, outcome: str, processor: str) -> OrderEvent:
+    """The history line of one processing of an attempt (what the processor said it did)."""
+    return record_event(
+        order, kind="processing", actor=None, from_state=order.state, message=message,
+        payload={"attempt": attempt, "outcome": outcome, "processor": processor},
+    )  # fmt: skip
 
 
 def after_state_change(order: Order, from_state: str) -> None:
     """Side effects of entering a state: rows written now, work handed over after commit."""
     if order.state == S.EXECUTING and from_state != S.EXECUTING:
-        dispatch.enqueue_processing(order_id=order.pk, attempt=order.attempt)
+        if order.processing_attempt == order.attempt:  # handed over on entry (mark_state_entered)
+            _process_on_entry(order)
+        else:
+            dispatch.enqueue_processing(order_id=order.pk, attempt=order.attempt)
     if order.callback_url and order.state != from_state:
         callbacks.record_state_change_callback(order)  # a row in this transaction, sent after commit
+
+
+def _process_on_entry(order: Order) -> None:
+    """What processing the attempt would record, recorded in the transition's own transaction."""
+    processor = get_offering_type(order.offering.type).processor
+    result = processor().process(order)
+    record_processing(
+        order, attempt=order.attempt, message=result.message, outcome=str(result.outcome), processor=processor.__name__
+    )
 
 
 def run_transition(

@@ -109,7 +109,7 @@ def order_create(
     v.validate_start_date(start_date, project)
     with transaction.atomic():
         name = str(attributes.get("name") or "")
-        resource = Resource.objects.create(
+        resource = Resource(
             name=name,
             slug=_slug(name or offering.slug, timezone.now().strftime("%H%M%S")),
             project=project,
@@ -118,6 +118,7 @@ def order_create(
             limits=limits,
             attributes=attributes,
         )
+        resource.save()
         return place_order(
             actor=actor, order_type=OrderType.CREATE, project=project, offering=offering, resource=resource,
             plan=plan, limits=limits, attributes=attributes, callback_url=callback_url,

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from django.db.models import IntegerField
 from django_fsm import can_proceed
 
-from orders.exceptions import ResourceStateConflict
+from core.statements import Param, Statement
+from orders.exceptions import ResourceNotFound, ResourceStateConflict
 from orders.models import Order, Resource
+from orders.services.changes import save_changes, snapshot
 from orders.states import RESOURCE_STATE_WHILE_PROCESSING, OrderType
 from orders.states import OrderState as S
 from orders.states import ResourceState as R
@@ -47,6 +50,11 @@ def processing_method(order_type: str) -> str:
     return PROCESSING_METHOD[RESOURCE_STATE_WHILE_PROCESSING[order_type]]
 
 
+_LOCKED_RESOURCE = Statement(
+    lambda: Resource.objects.select_for_update(of=("self",)).filter(pk=Param("pk", IntegerField())), prepared=True
+)
+
+
 def follow_order(order: Order, from_state: str) -> None:
     """Move the order's resource after the order moved from `from_state` to its current state; the
     resource is locked and read only when it moves."""
@@ -54,7 +62,10 @@ def follow_order(order: Order, from_state: str) -> None:
     method = None if retrying else ON_STATE.get((order.type, order.state))
     if not retrying and method is None:
         return
-    resource = Resource.objects.select_for_update(of=("self",)).get(pk=order.resource_id)
+    resource = _LOCKED_RESOURCE.first(pk=order.resource_id)
+    if resource is None:  # deleted meanwhile by a request that won the race for the lock
+        raise ResourceNotFound()
+    before = snapshot(resource)
     if retrying:
         move_resource(resource, processing_method(order.type))  # retry: back to an active state
     else:
@@ -64,7 +75,7 @@ def follow_order(order: Order, from_state: str) -> None:
             move_resource(resource, method, message=order.error_message, traceback=order.error_traceback)
         elif resource.state != R.OK or method != "set_ok":
             move_resource(resource, method)
-    resource.save()
+    save_changes(resource, before)
     order.resource = resource
 
 

@@ -276,6 +276,7 @@ def test_events_list_the_transitions_with_actor_and_states(world, api):
     assert rows == [
         ("create", "consumer-owner", "", "pending-provider"),
         ("approve_by_provider", "provider-owner", "pending-provider", "executing"),
+        ("processing", None, "executing", "executing"),  # Basic: handed over as it enters executing
     ]
 
 

@@ -2,8 +2,9 @@
 token costs one read and no write, and a user's grants are one query.
 
 Counts include the transaction's own statements as Django reports them (BEGIN/COMMIT in a request; here,
-inside the test's transaction, the SAVEPOINT/RELEASE that stand for them: the same number). The hand-off
-to processing runs after commit, in a worker (or inline in the embedded mode): it is counted apart.
+inside the test's transaction, the SAVEPOINT/RELEASE that stand for them: the same number). Entering
+executing where processing calls nothing (Basic, the site agent's type) records the processing in the same
+transaction: one more INSERT, and no hand-off after commit.
 """
 
 from __future__ import annotations
@@ -31,24 +32,25 @@ LIMIT = 10  # the issue's bound for one lifecycle transition
 # Token, grants (none for staff: they hold every right), BEGIN, the order locked, its UPDATE, the event,
 # COMMIT; when the resource follows the order, its lock and UPDATE too.
 STATE_ONLY, WITH_RESOURCE = 7, 9
+HANDED_OVER = 1  # entering executing where processing calls nothing: its event, in the same transaction
 # transition → (offering kind, state to start from, the user who acts, statements for that user, status)
 TRANSITIONS = [
     ("approve_by_consumer", "basic", "pending-consumer", "consumer_owner", STATE_ONLY, 200),
     ("approve_by_consumer", "basic", "pending-consumer", "staff", STATE_ONLY - 1, 200),
     ("reject_by_consumer", "basic", "pending-consumer", "consumer_owner", WITH_RESOURCE, 200),
     ("reject_by_consumer", "basic", "pending-consumer", "project_member", WITH_RESOURCE, 200),  # the author
-    ("approve_by_provider", "basic", "pending-provider", "provider_owner", STATE_ONLY, 200),
-    ("approve_by_provider", "basic", "pending-provider", "service_manager", STATE_ONLY, 200),
-    ("approve_by_provider", "slurm", "pending-provider", "offering_manager", STATE_ONLY, 200),
-    ("approve_by_provider", "basic", "pending-provider", "staff", STATE_ONLY - 1, 200),
+    ("approve_by_provider", "basic", "pending-provider", "provider_owner", STATE_ONLY + HANDED_OVER, 200),
+    ("approve_by_provider", "basic", "pending-provider", "service_manager", STATE_ONLY + HANDED_OVER, 200),
+    ("approve_by_provider", "slurm", "pending-provider", "offering_manager", STATE_ONLY + HANDED_OVER, 200),
+    ("approve_by_provider", "basic", "pending-provider", "staff", STATE_ONLY - 1 + HANDED_OVER, 200),
     ("reject_by_provider", "basic", "pending-provider", "provider_owner", WITH_RESOURCE, 200),
-    ("set_state_executing", "slurm", "pending-provider", "offering_manager", STATE_ONLY, 200),
+    ("set_state_executing", "slurm", "pending-provider", "offering_manager", STATE_ONLY + HANDED_OVER, 200),
     ("set_state_done", "basic", "executing", "provider_owner", WITH_RESOURCE, 200),
     ("set_state_done", "slurm", "executing", "offering_manager", WITH_RESOURCE, 200),
     ("set_state_done", "basic", "executing", "staff", WITH_RESOURCE - 1, 200),
     ("set_state_erred", "basic", "executing", "provider_owner", WITH_RESOURCE, 200),
-    ("retry", "basic", "erred", "provider_owner", WITH_RESOURCE, 200),
-    ("retry", "basic", "erred", "staff", WITH_RESOURCE - 1, 200),
+    ("retry", "basic", "erred", "provider_owner", WITH_RESOURCE + HANDED_OVER, 200),
+    ("retry", "basic", "erred", "staff", WITH_RESOURCE - 1 + HANDED_OVER, 200),
     ("cancel", "basic", "pending-provider", "consumer_owner", WITH_RESOURCE, 202),
     ("cancel", "basic", "executing", "project_admin", WITH_RESOURCE, 202),
 ]
@@ -120,19 +122,15 @@ def test_an_action_reads_the_order_once_under_its_lock(world, api):
     assert not [s for s in sqls if s.startswith("SAVEPOINT")][1:], "one transaction, no nested savepoint"
 
 
-def test_a_basic_order_hand_off_is_counted_apart(world, api, django_capture_on_commit_callbacks):
-    """The embedded mode runs processing inline after commit: for a Basic order, whose processing calls
-    nothing, it reads the order, marks the attempt handled in one UPDATE and records that the order waits
-    for the provider."""
+def test_a_basic_order_is_handed_over_by_the_approval_itself(world, api, django_capture_on_commit_callbacks):
+    """A Basic order's processing calls nothing: the approval marks the attempt handled in its own UPDATE
+    and records that the order waits for the provider; nothing runs after commit (no task, no worker)."""
     order = order_in(world, api, "basic", "pending-provider")
     with django_capture_on_commit_callbacks() as callbacks:
         request = statements(api, world.user("provider_owner"), order_url(order, "approve_by_provider"))
-    with CaptureQueriesContext(connection) as hand_off:
-        for callback in callbacks:
-            callback()
 
-    assert len(request) == STATE_ONLY
-    assert len(hand_off.captured_queries) == 3, [q["sql"][:80] for q in hand_off.captured_queries]
+    assert len(request) == STATE_ONLY + HANDED_OVER
+    assert callbacks == []
     handled = Order.objects.get(pk=order.pk)
     assert (handled.processing_attempt, handled.processing_lease_until, handled.processing_due_at) == (1, None, None)
     assert OrderEvent.objects.filter(order=order, kind="processing").count() == 1
