@@ -19,6 +19,7 @@ from offerings.processors.base import ManualProcessor
 from offerings.types.spec import OfferingTypeSpec
 from orders import dispatch
 from orders.models import Order, OrderEvent
+from orders.services import base as services_base
 from orders.services import batch
 from tests import factories as f
 from tests.conftest import build_world, requires_postgres
@@ -202,14 +203,14 @@ def test_a_failure_inside_one_order_rolls_back_that_order_only(world, sent, monk
         selection=[jobs.Selected(o.pk, o.uuid, "", 1) for o in orders],
         created_by=world.user("staff"),
     )
-    real_create = OrderEvent.objects.create
+    real_insert = services_base.insert
 
-    def create(**kwargs):
-        if kwargs["order"].pk == orders[2].pk and kwargs["kind"] == "retry":
+    def insert(obj, **kwargs):
+        if isinstance(obj, OrderEvent) and obj.order_id == orders[2].pk and obj.kind == "retry":
             raise RuntimeError("disk full")
-        return real_create(**kwargs)
+        return real_insert(obj, **kwargs)
 
-    monkeypatch.setattr(OrderEvent.objects, "create", create)
+    monkeypatch.setattr(services_base, "insert", insert)  # the event's INSERT (record_event)
     with pytest.raises(RuntimeError):
         jobs.job_run_chunk(job.pk, paced=False)
 

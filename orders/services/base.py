@@ -18,6 +18,7 @@ from django.db.models import UUIDField
 from django.utils import timezone
 
 from core.statements import Param, Statement
+from core.writes import insert
 from offerings.registry import get_offering_type
 from orders import callbacks, dispatch
 from orders.actions import ACTIONS, OrderAction, type_allows
@@ -124,7 +125,7 @@ def record_event(
     message: str = "",
     payload: dict | None = None,
 ) -> OrderEvent:
-    return OrderEvent.objects.create(
+    event = OrderEvent(
         order=order,
         kind=kind,
         actor=actor if getattr(actor, "pk", None) else None,
@@ -133,6 +134,7 @@ def record_event(
         message=message,
         payload=payload or {},
     )
+    return insert(event)
 
 
 def mark_state_entered(order: Order, from_state: str) -> None:

@@ -9,6 +9,8 @@ from typing import Any
 from django.db import models
 from django.db.models.fields.files import FieldFile
 
+from core.writes import update_columns
+
 
 def snapshot(instance: models.Model) -> dict[str, Any]:
     """The instance's column values, to tell afterwards which ones a transition changed."""
@@ -31,4 +33,4 @@ def save_changes(instance: models.Model, before: dict[str, Any]) -> None:
     ]
     if "modified" not in changed and any(f.name == "modified" for f in instance._meta.concrete_fields):
         changed.append("modified")  # auto_now: stamped by save() when listed
-    instance.save(update_fields=changed)
+    update_columns(instance, changed)

@@ -9,6 +9,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.text import slugify
 
+from core.writes import insert
 from offerings.registry import get_offering_type
 from orders.approval import OrderDraft, route_new_order
 from orders.costs import estimate_cost
@@ -79,7 +80,7 @@ def place_order(
     if offering_type is not None:  # an unknown type is taken and errs in processing, with its reason
         offering_type.validate(order)  # the type's own checks (400); raising rolls the resource back too
     mark_state_entered(order, from_state="")
-    order.save()
+    insert(order)
     record_event(order, kind="create", actor=actor, payload={"type": order_type})
     after_state_change(order, from_state="")
     return order
@@ -118,7 +119,7 @@ def order_create(
             limits=limits,
             attributes=attributes,
         )
-        resource.save()
+        insert(resource)
         return place_order(
             actor=actor, order_type=OrderType.CREATE, project=project, offering=offering, resource=resource,
             plan=plan, limits=limits, attributes=attributes, callback_url=callback_url,
