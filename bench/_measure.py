@@ -265,15 +265,20 @@ def task_reads(spec: dict) -> list[dict]:
         def pick(i: int, picks=picks) -> str:
             return picks[i % len(picks)]
 
-        def request(i: int, *, kind=kind, params=params, auth=auth):
+        path = scenario.get("path")
+
+        def request(i: int, *, kind=kind, params=params, auth=auth, path=path):
+            if kind == "path":
+                return client.get(path, **auth)
             if kind == "retrieve":
                 return client.get(f"{ENDPOINT}{pick(i)}/", **auth)
             if kind == "head":
                 return client.head(ENDPOINT, params, **auth)
             return client.get(ENDPOINT, params, **auth)
 
+        expected = scenario.get("status", 200)
         floor_call = None
-        if floor is not None:
+        if floor is not None and kind != "path":
             viewer = viewers.get(scenario["user"])
             if viewer is None:
                 viewer = viewers[scenario["user"]] = Viewer(users[scenario["user"]])
@@ -306,7 +311,7 @@ def task_reads(spec: dict) -> list[dict]:
         for i in range(n_warm):  # untimed: caches, connections, the floor's memo of transitions
             response = request(i)
             _content(response)
-            if response.status_code != 200:
+            if response.status_code != expected:
                 raise RuntimeError(f"{scenario['name']}: {response.status_code} {_content(response)[:500]!r}")
             if floor_call is not None:
                 floor_call(i)
@@ -319,7 +324,7 @@ def task_reads(spec: dict) -> list[dict]:
             response = request(i)
             body = _content(response)
             elapsed = (time.perf_counter() - started) * 1000
-            if response.status_code != 200:
+            if response.status_code != expected:
                 raise RuntimeError(f"{scenario['name']}: {response.status_code} {body[:500]!r}")
             timings.append(elapsed)
             sizes.append(len(body))

@@ -69,6 +69,12 @@ SCENARIOS = [
     _scenario("HEAD count (consumer owner)", "consumer_owner", "head"),
     _scenario("retrieve random order (staff)", "staff", "retrieve"),
     _scenario("retrieve random order (consumer owner)", "consumer_owner", "retrieve"),
+    # what every request pays before any order is read: no floor (nothing of the database's to compare with)
+    _scenario("fixed cost: GET /api/version/ (no token: Django and DRF alone)", "staff", "path", path="/api/version/"),
+    _scenario(
+        "fixed cost: GET an unknown order (staff: token, one read, 404)", "staff", "path",
+        path=f"{ENDPOINT}{'0' * 32}/", status=404,
+    ),
 ]  # fmt: skip
 FLATNESS = (
     "list page_size=10 (staff)", "site agent's query page_size=100 (provider owner)", "HEAD count (staff)",
