@@ -1,12 +1,13 @@
 """Row writes whose SQL is built once per connection: inserting a new instance, updating named columns.
 
-`Model.save()` builds its INSERT or UPDATE anew on every call: ~0.2-0.4 ms of Python for a row that
-PostgreSQL writes in about as long, paid several times by every order transition (the order, its event,
-its resource). `insert(obj)` and `update_columns(obj, names)` write what `obj.save()` and
+`Model.save()` builds its INSERT or UPDATE anew on every call: 0.1-0.2 ms of the 0.35-0.65 ms a row's save
+takes here, paid several times by every order transition (the order, its events, its resource; bench/README.md
+"Choices"). `insert(obj)` and `update_columns(obj, names)` write what `obj.save()` and
 `obj.save(update_fields=names)` would write (the same values, prepared by the same field methods, `auto_now`
 and defaults included) with SQL kept per connection, and run as prepared statements on PostgreSQL. Like
 `QuerySet.update()` they send no `pre_save`/`post_save` signals: a model with receivers for them is written
-by `save()` instead, so a receiver added later is never skipped. Statements are logged and counted like any
+by `save()` instead, so a receiver added later is never skipped; so is a model with parents (multi-table
+inheritance) or with columns the database fills in (`db_default`). Statements are logged and counted like any
 query.
 """
 
@@ -35,7 +36,8 @@ def insert(obj: Model, *, using: str = DEFAULT_DB_ALIAS) -> Model:
     """INSERT the unsaved `obj` as `obj.save()` would (every concrete column but an auto primary key), set
     its primary key and mark it saved."""
     model = type(obj)
-    if _sends_signals(model) or model._meta.parents or not obj._state.adding:
+    opts = model._meta
+    if _sends_signals(model) or opts.parents or len(opts.db_returning_fields) > 1 or not obj._state.adding:
         obj.save(using=using, force_insert=True)
         return obj
     obj._prepare_related_fields_for_save(operation_name="insert")  # as save(): a related object saved since
