@@ -186,3 +186,4 @@ def test_human_output_lists_every_user_with_token_and_the_admin_login():
     for token in Token.objects.select_related("user"):
         assert re.search(rf"^{token.user.username}\s+.+\s+{token.key}$", text, re.MULTILINE)
     assert "/admin/" in text and "password demo-staff" in text
+    assert ":8000" not in text  # no address of its own: the server that serves it prints that (bin/serve)

@@ -44,4 +44,4 @@ class Command(BaseCommand):
             out.write(f"{username:<{width_user}}  {role:<{width_role}}  {token}")
         password = STAFF_PASSWORD if demo.staff_password_current else "(changed since it was seeded)"
         out.write(f"\nAdmin at /admin/: username staff, password {password}")
-        out.write('API: curl -H "Authorization: Token <token>" http://127.0.0.1:8000/api/marketplace-orders/')
+        out.write('API: send "Authorization: Token <token>" to /api/marketplace-orders/ on the server\'s address')
