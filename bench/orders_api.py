@@ -118,8 +118,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--flatness-rounds",
         type=int,
-        default=3,
-        help="flatness: rounds alternating the two databases; each p50 is the median of the rounds' (default 3)",
+        default=5,
+        help="flatness: rounds alternating the two databases; each p50 is the median of the rounds' (default 5)",
     )
     parser.add_argument("--reseed", action="store_true", help="wipe and seed the --database-url again")
     parser.add_argument("--seed", type=int, default=42, help="random seed of the data and of the picks")
