@@ -143,16 +143,9 @@ def _hand_over(order: Order, attempt: int) -> str:
     if not handled:
         return "skipped"
     result = offering_type.processor().process(order)
-    _record_processing(order, attempt, result, offering_type)
+    record_processing(order, attempt=attempt, result=result, processor=offering_type.processor)
     recovery.offering_backend_answered(offering=order.offering)
     return "pending"
-
-
-def _record_processing(order: Order, attempt: int, result, offering_type) -> None:
-    record_processing(
-        order, attempt=attempt, message=result.message, outcome=str(result.outcome),
-        processor=offering_type.processor.__name__,
-    )  # fmt: skip
 
 
 def _process_claimed(order: Order, attempt: int) -> str:
@@ -178,7 +171,7 @@ def _process_claimed(order: Order, attempt: int) -> str:
     except Exception as exc:  # the processing boundary: nothing leaves an order executing by accident
         logger.exception("processor of order %s (id %s) crashed", order.uuid.hex, order_id)
         return _err(order_id, f"{type(exc).__name__}: {exc}", traceback.format_exc())
-    _record_processing(order, attempt, result, offering_type)
+    record_processing(order, attempt=attempt, result=result, processor=offering_type.processor)
     if result.outcome == Outcome.DONE:
         if not _claimed(order_id, attempt).exists():
             return "skipped"  # retried, canceled or finished by someone else meanwhile

@@ -27,9 +27,8 @@ from orders.exceptions import (
     OfferingTypeNotSupported,
     OrderNotFound,
     OrderStateConflict,
-    ResourceNotFound,
 )
-from orders.models import Order, OrderEvent, Resource
+from orders.models import Order, OrderEvent
 from orders.services.changes import save_changes, snapshot
 from orders.services.resource_effects import follow_order
 from orders.states import OrderState as S
@@ -85,20 +84,6 @@ def order_locked_for_write(*, uuid: Any, viewer: Any = None) -> Iterator[Order |
 def _held(order: Order | int) -> bool:
     """Whether `order` is the instance locked by the enclosing `order_locked_for_write` block."""
     return isinstance(order, Order) and order is _LOCKED_FOR_WRITE.get()
-
-
-def lock_resource(resource: Resource | int) -> Resource:
-    """Re-read the resource under a row lock (call inside a transaction); gone meanwhile → 404."""
-    pk = resource if isinstance(resource, int) else resource.pk
-    locked = (
-        Resource.objects.select_for_update(of=("self",))
-        .select_related("project__customer", "offering__customer")
-        .filter(pk=pk)
-        .first()
-    )
-    if locked is None:  # deleted with the Create order that placed it, by a request that won the race
-        raise ResourceNotFound()
-    return locked
 
 
 def check_action(order: Order, action: OrderAction, actor: Any) -> None:
@@ -167,11 +152,11 @@ def handed_over_on_entry(order: Order) -> bool:
     return spec is not None and spec.calls_nothing and order.offering.backend_healthy
 
 
-def record_processing(order: Order, *, attempt: int, message: str, outcome: str, processor: str) -> OrderEvent:
-    """The history line of one processing of an attempt (what the processor said it did)."""
+def record_processing(order: Order, *, attempt: int, result: Any, processor: type) -> OrderEvent:
+    """The history line of one processing of an attempt: what `processor` said it did (its ProcessResult)."""
     return record_event(
-        order, kind="processing", actor=None, from_state=order.state, message=message,
-        payload={"attempt": attempt, "outcome": outcome, "processor": processor},
+        order, kind="processing", actor=None, from_state=order.state, message=result.message,
+        payload={"attempt": attempt, "outcome": str(result.outcome), "processor": processor.__name__},
     )  # fmt: skip
 
 
@@ -189,10 +174,7 @@ def after_state_change(order: Order, from_state: str) -> None:
 def _process_on_entry(order: Order) -> None:
     """What processing the attempt would record, recorded in the transition's own transaction."""
     processor = get_offering_type(order.offering.type).processor
-    result = processor().process(order)
-    record_processing(
-        order, attempt=order.attempt, message=result.message, outcome=str(result.outcome), processor=processor.__name__
-    )
+    record_processing(order, attempt=order.attempt, result=processor().process(order), processor=processor)
 
 
 def run_transition(

@@ -16,8 +16,8 @@ from orders.costs import estimate_cost
 from orders.exceptions import ActionNotPermitted
 from orders.models import Order, Resource
 from orders.services import validation as v
-from orders.services.base import after_state_change, lock_resource, mark_state_entered, record_event
-from orders.services.resource_effects import move_resource, processing_method
+from orders.services.base import after_state_change, mark_state_entered, record_event
+from orders.services.resource_effects import lock_resource, move_resource, processing_method
 from orders.states import OrderState as S
 from orders.states import OrderType
 from permissions import policies

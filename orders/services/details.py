@@ -13,7 +13,8 @@ from orders.actions import ACTIONS
 from orders.exceptions import ActionNotPermitted
 from orders.models import MAX_LIMIT, Order, Resource
 from orders.services import validation as v
-from orders.services.base import check_action, lock_order, lock_resource, record_event
+from orders.services.base import check_action, lock_order, record_event
+from orders.services.resource_effects import lock_resource
 from permissions import policies
 
 _UNSET: Any = object()

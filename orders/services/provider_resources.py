@@ -12,9 +12,8 @@ from django.db import transaction
 from orders.exceptions import ActionNotPermitted, ResourceStateConflict
 from orders.models import Order, Resource
 from orders.services import validation as v
-from orders.services.base import lock_resource
 from orders.services.create import _order_on_resource
-from orders.services.resource_effects import move_resource
+from orders.services.resource_effects import lock_resource, move_resource
 from orders.states import OrderType
 from orders.states import ResourceState as R
 from permissions import policies

@@ -51,8 +51,24 @@ def processing_method(order_type: str) -> str:
 
 
 _LOCKED_RESOURCE = Statement(
-    lambda: Resource.objects.select_for_update(of=("self",)).filter(pk=Param("pk", IntegerField())), prepared=True
+    lambda: (
+        Resource.objects.select_for_update(of=("self",))
+        .select_related("project__customer", "offering__customer")  # what the resource's own actions check
+        .filter(pk=Param("pk", IntegerField()))
+        .order_by()
+    ),
+    prepared=True,
 )
+
+
+def lock_resource(resource: Resource | int) -> Resource:
+    """Re-read the resource under a row lock (call inside a transaction), in one statement compiled once
+    per connection; gone meanwhile (deleted with the Create order that placed it, by a request that won
+    the race) → 404."""
+    locked = _LOCKED_RESOURCE.first(pk=resource if isinstance(resource, int) else resource.pk)
+    if locked is None:
+        raise ResourceNotFound()
+    return locked
 
 
 def follow_order(order: Order, from_state: str) -> None:
@@ -62,9 +78,7 @@ def follow_order(order: Order, from_state: str) -> None:
     method = None if retrying else ON_STATE.get((order.type, order.state))
     if not retrying and method is None:
         return
-    resource = _LOCKED_RESOURCE.first(pk=order.resource_id)
-    if resource is None:  # deleted meanwhile by a request that won the race for the lock
-        raise ResourceNotFound()
+    resource = lock_resource(order.resource_id)
     before = snapshot(resource)
     if retrying:
         move_resource(resource, processing_method(order.type))  # retry: back to an active state
